@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fsop.c - perform exactly one file-system system call and print its outcome,
+ * for the integration tests: "ok" when the call succeeded, else the errno
+ * name ("EROFS", "EPERM", ...).  Exit status is 0 in both cases, so a shell
+ * test compares the printed word with the errno the SPEC promises; only bad
+ * usage exits 2.  The umask is cleared so that modes given on the command
+ * line reach the file system exactly as written.
+ *
+ * One helper extra: "swaploop A B MS" exchanges two names with
+ * renameat2(RENAME_EXCHANGE) for MS milliseconds (the containment test's
+ * concurrent symlink swap) and prints the number of swaps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+static int usage(void)
+{
+        fputs("usage: fsop OP ARGS...\n"
+              "  stat|lstat|read|readdir|readlink|listxattr|unlink|rmdir PATH\n"
+              "  getxattr|removexattr PATH NAME    setxattr|lsetxattr PATH NAME VALUE\n"
+              "  create|mkdir|chmod PATH MODE    truncate PATH LEN    write PATH DATA\n"
+              "  chown|lchown PATH UID GID    utimens|lutimens PATH SECONDS\n"
+              "  symlink TARGET PATH    link|linkf OLD NEW    rename OLD NEW\n"
+              "  rename2 OLD NEW noreplace|exchange    mknod PATH c|b|p MAJOR MINOR\n"
+              "  swaploop A B MILLISECONDS\n",
+              stderr);
+        return 2;
+}
+
+static int parse_ulong(const char *s, int base, unsigned long *ret)
+{
+        char *end;
+
+        errno = 0;
+        unsigned long v = strtoul(s, &end, base);
+        if (errno != 0 || end == s || *end != '\0')
+                return -1;
+        *ret = v;
+        return 0;
+}
+
+static int report(int r)
+{
+        if (r < 0) {
+                const char *name = strerrorname_np(errno);
+                printf("%s\n", name ? name : "EUNKNOWN");
+        } else {
+                puts("ok");
+        }
+        return 0;
+}
+
+static int do_read(const char *path)
+{
+        char buf[65536];
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+                return -1;
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                ;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return n < 0 ? -1 : 0;
+}
+
+static int do_readdir(const char *path)
+{
+        DIR *d = opendir(path);
+        if (!d)
+                return -1;
+        errno = 0;
+        while (readdir(d))
+                ;
+        int saved = errno;
+        closedir(d);
+        errno = saved;
+        return saved ? -1 : 0;
+}
+
+static int do_write(const char *path, const char *data)
+{
+        int fd = open(path, O_WRONLY);
+        if (fd < 0)
+                return -1;
+        size_t len = strlen(data);
+        ssize_t n = pwrite(fd, data, len, 0);
+        int saved = errno;
+        if (close(fd) < 0 && n >= 0)
+                return -1;
+        errno = saved;
+        if (n >= 0 && (size_t)n != len) {
+                errno = EIO;
+                return -1;
+        }
+        return n < 0 ? -1 : 0;
+}
+
+static int do_create(const char *path, mode_t mode)
+{
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, mode);
+        if (fd < 0)
+                return -1;
+        return close(fd);
+}
+
+static int do_utimens(const char *path, time_t sec, int flags)
+{
+        struct timespec ts[2] = { { sec, 0 }, { sec, 0 } };
+        return utimensat(AT_FDCWD, path, ts, flags);
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int swaploop(const char *a, const char *b, unsigned long ms)
+{
+        long long end = now_ms() + (long long)ms;
+        unsigned long n = 0;
+
+        while (now_ms() < end) {
+                if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0)
+                        return report(-1);
+                n++;
+        }
+        printf("%lu\n", n);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        unsigned long u1, u2;
+
+        umask(0);
+        if (argc < 3)
+                return usage();
+        const char *op = argv[1];
+        const char *p = argv[2];
+        int nargs = argc - 3; /* arguments after PATH */
+
+#define NEED(n) do { if (nargs != (n)) return usage(); } while (0)
+        if (!strcmp(op, "stat") || !strcmp(op, "lstat")) {
+                struct stat st;
+                NEED(0);
+                return report(op[0] == 'l' ? lstat(p, &st) : stat(p, &st));
+        } else if (!strcmp(op, "read")) {
+                NEED(0);
+                return report(do_read(p));
+        } else if (!strcmp(op, "readdir")) {
+                NEED(0);
+                return report(do_readdir(p));
+        } else if (!strcmp(op, "readlink")) {
+                char buf[4096];
+                NEED(0);
+                return report(readlink(p, buf, sizeof(buf)) < 0 ? -1 : 0);
+        } else if (!strcmp(op, "listxattr")) {
+                char buf[65536];
+                NEED(0);
+                return report(listxattr(p, buf, sizeof(buf)) < 0 ? -1 : 0);
+        } else if (!strcmp(op, "getxattr")) {
+                char buf[65536];
+                NEED(1);
+                return report(getxattr(p, argv[3], buf, sizeof(buf)) < 0 ? -1 : 0);
+        } else if (!strcmp(op, "setxattr") || !strcmp(op, "lsetxattr")) {
+                NEED(2);
+                size_t len = strlen(argv[4]);
+                return report(op[0] == 'l'
+                                      ? lsetxattr(p, argv[3], argv[4], len, 0)
+                                      : setxattr(p, argv[3], argv[4], len, 0));
+        } else if (!strcmp(op, "removexattr")) {
+                NEED(1);
+                return report(removexattr(p, argv[3]));
+        } else if (!strcmp(op, "unlink")) {
+                NEED(0);
+                return report(unlink(p));
+        } else if (!strcmp(op, "rmdir")) {
+                NEED(0);
+                return report(rmdir(p));
+        } else if (!strcmp(op, "create") || !strcmp(op, "mkdir") ||
+                   !strcmp(op, "chmod")) {
+                NEED(1);
+                if (parse_ulong(argv[3], 8, &u1) < 0)
+                        return usage();
+                if (op[0] == 'c' && op[1] == 'r')
+                        return report(do_create(p, (mode_t)u1));
+                if (op[0] == 'm')
+                        return report(mkdir(p, (mode_t)u1));
+                return report(chmod(p, (mode_t)u1));
+        } else if (!strcmp(op, "truncate")) {
+                NEED(1);
+                if (parse_ulong(argv[3], 10, &u1) < 0)
+                        return usage();
+                return report(truncate(p, (off_t)u1));
+        } else if (!strcmp(op, "write")) {
+                NEED(1);
+                return report(do_write(p, argv[3]));
+        } else if (!strcmp(op, "chown") || !strcmp(op, "lchown")) {
+                NEED(2);
+                if (parse_ulong(argv[3], 10, &u1) < 0 ||
+                    parse_ulong(argv[4], 10, &u2) < 0)
+                        return usage();
+                return report(op[0] == 'l' ? lchown(p, (uid_t)u1, (gid_t)u2)
+                                           : chown(p, (uid_t)u1, (gid_t)u2));
+        } else if (!strcmp(op, "utimens") || !strcmp(op, "lutimens")) {
+                NEED(1);
+                if (parse_ulong(argv[3], 10, &u1) < 0)
+                        return usage();
+                return report(do_utimens(p, (time_t)u1,
+                                         op[0] == 'l' ? AT_SYMLINK_NOFOLLOW : 0));
+        } else if (!strcmp(op, "symlink")) {
+                NEED(1);
+                return report(symlink(p, argv[3]));
+        } else if (!strcmp(op, "link") || !strcmp(op, "linkf")) {
+                NEED(1);
+                return report(linkat(AT_FDCWD, p, AT_FDCWD, argv[3],
+                                     !strcmp(op, "linkf") ? AT_SYMLINK_FOLLOW : 0));
+        } else if (!strcmp(op, "rename")) {
+                NEED(1);
+                return report(rename(p, argv[3]));
+        } else if (!strcmp(op, "rename2")) {
+                NEED(2);
+                unsigned flags;
+                if (!strcmp(argv[4], "noreplace"))
+                        flags = RENAME_NOREPLACE;
+                else if (!strcmp(argv[4], "exchange"))
+                        flags = RENAME_EXCHANGE;
+                else
+                        return usage();
+                return report(renameat2(AT_FDCWD, p, AT_FDCWD, argv[3], flags));
+        } else if (!strcmp(op, "mknod")) {
+                NEED(3);
+                mode_t type;
+                if (!strcmp(argv[3], "c"))
+                        type = S_IFCHR;
+                else if (!strcmp(argv[3], "b"))
+                        type = S_IFBLK;
+                else if (!strcmp(argv[3], "p"))
+                        type = S_IFIFO;
+                else
+                        return usage();
+                if (parse_ulong(argv[4], 10, &u1) < 0 ||
+                    parse_ulong(argv[5], 10, &u2) < 0)
+                        return usage();
+                return report(mknod(p, type | 0644,
+                                    makedev((unsigned)u1, (unsigned)u2)));
+        } else if (!strcmp(op, "swaploop")) {
+                NEED(2);
+                if (parse_ulong(argv[4], 10, &u1) < 0)
+                        return usage();
+                return swaploop(p, argv[3], u1);
+        }
+#undef NEED
+        return usage();
+}
