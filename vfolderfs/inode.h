@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inode.h - the daemon's inode table: one record per backing inode the
+ * kernel knows, holding an O_PATH file descriptor through which every access
+ * to that inode is made (*at() calls, never paths), the kernel's lookup
+ * count, and the folder the inode belongs to.
+ *
+ * Records are keyed by (st_dev, st_ino, folder): the same backing inode seen
+ * through two folders is two records, so a record's folder, inherited from
+ * its parent at lookup, is always the folder it was reached through.  The
+ * FUSE node id of a record is its address; the record stays valid until the
+ * kernel's lookup count drops to zero (forget).  All functions are
+ * thread-safe.
+ *
+ * Every known inode costs one file descriptor; the process is capped at
+ * RLIMIT_NOFILE (20,000 on the target platform).  A budget with an LRU of
+ * reopenable handles is future work.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct inode {
+        struct inode *hnext; /* hash chain (table private) */
+        int fd;              /* O_PATH | O_NOFOLLOW */
+        dev_t dev;
+        ino_t ino;
+        mode_t type;         /* S_IFMT bits */
+        int folder;          /* folder index, or VIEW_SCRATCH */
+        int vnode;           /* view node: a scratch view directory, or the
+                              * folder node of a folder root; -1 otherwise */
+        bool folder_root;
+        uint64_t nlookup;    /* guarded by the table lock */
+        uint64_t generation;
+};
+
+struct inode_table;
+
+int inode_table_new(struct inode_table **ret_table);
+/* Closes every descriptor; accepts NULL. */
+void inode_table_free(struct inode_table *table);
+
+/*
+ * Find the record for (st->st_dev, st->st_ino, folder) and add one lookup,
+ * or create it with one lookup, taking ownership of fd (an O_PATH fd of
+ * that inode).  When a record already exists fd is closed.  Returns the
+ * record, or NULL with errno ENOMEM (fd closed).  vnode and folder_root are
+ * applied to a new record, and to an existing one when vnode >= 0.
+ */
+struct inode *inode_table_get(struct inode_table *table, int fd,
+                              const struct stat *st, int folder, int vnode,
+                              bool folder_root);
+
+/* Add n lookups to a known record. */
+void inode_table_ref(struct inode_table *table, struct inode *inode,
+                     uint64_t n);
+
+/*
+ * Drop n lookups; at zero the record is removed, its fd closed and the
+ * record freed.
+ */
+void inode_table_forget(struct inode_table *table, struct inode *inode,
+                        uint64_t n);
+
+/* Number of records (for diagnostics). */
+size_t inode_table_count(struct inode_table *table);

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * main.c - the vfolderfs daemon's command line, start and teardown: parse
+ * the options (ours with fuse_opt_parse, libfuse's with fuse_parse_cmdline),
+ * start the session in the catalog (which creates the scratch directory and
+ * returns the mounts), build the view, mount with the low-level API and run
+ * the multi-threaded loop; on unmount or SIGTERM/SIGINT end the session
+ * (scratch removed, folder data never touched).  Without -f the daemon forks
+ * before touching the catalog, so the recorded pid is the daemon's own, and
+ * the parent exits only once the mount is live (0) or has failed (1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "vfolderfs.h"
+
+#ifndef VFOLDERFS_VERSION
+#define VFOLDERFS_VERSION "unknown"
+#endif
+
+struct options {
+        char *catalog;
+        char *scratch;
+        int rw_can_delete;
+        unsigned int storage_uid;
+        unsigned int storage_gid;
+        int show_help;
+        int show_version;
+        char *source;
+};
+
+enum {
+        KEY_HELP,
+        KEY_VERSION,
+};
+
+#define OPT(t, p, v) { t, offsetof(struct options, p), v }
+static const struct fuse_opt option_spec[] = {
+        OPT("catalog=%s", catalog, 0),
+        OPT("scratch=%s", scratch, 0),
+        OPT("rw_can_delete", rw_can_delete, 1),
+        OPT("storage_uid=%u", storage_uid, 0),
+        OPT("storage_gid=%u", storage_gid, 0),
+        FUSE_OPT_KEY("-h", KEY_HELP),
+        FUSE_OPT_KEY("--help", KEY_HELP),
+        FUSE_OPT_KEY("-V", KEY_VERSION),
+        FUSE_OPT_KEY("--version", KEY_VERSION),
+        FUSE_OPT_END
+};
+
+static int option_proc(void *data, const char *arg, int key,
+                       struct fuse_args *outargs)
+{
+        struct options *o = data;
+
+        (void)outargs;
+        switch (key) {
+        case KEY_HELP:
+                o->show_help = 1;
+                return 0;
+        case KEY_VERSION:
+                o->show_version = 1;
+                return 0;
+        case FUSE_OPT_KEY_NONOPT:
+                if (!o->source) {
+                        o->source = strdup(arg);
+                        return o->source ? 0 : -1;
+                }
+                return 1; /* the mountpoint, for fuse_parse_cmdline() */
+        default:
+                return 1;
+        }
+}
+
+static void show_help(const char *argv0)
+{
+        printf("usage: %s [-o OPTION[,OPTION...]] SOURCE MOUNTPOINT\n"
+               "\n"
+               "Mount a compute session's home: its scratch space, with the "
+               "user's folders in it.\n"
+               "SOURCE is a user name or UUID (all of the user's folders), "
+               "or session:ID.\n"
+               "\n"
+               "vfolderfs options:\n"
+               "    -o catalog=PATH        catalog file (default "
+               "$VFOLDERFS_CATALOG, else\n"
+               "                           " CAT_DEFAULT_PATH ")\n"
+               "    -o scratch=DIR         where session scratch directories "
+               "live (default:\n"
+               "                           scratch/ beside the catalog "
+               "file)\n"
+               "    -o rw_can_delete       let rw folders remove entries too "
+               "(legacy rw)\n"
+               "    -o storage_uid=N       owner of created files on the "
+               "storage host\n"
+               "    -o storage_gid=N       group of created files on the "
+               "storage host\n"
+               "\n"
+               "FUSE options:\n",
+               argv0);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        printf("\nSee vfolderfs(8).\n");
+}
+
+static void fail(const char *what, const char *subject, const char *why)
+{
+        if (subject)
+                fprintf(stderr, "vfolderfs: %s '%s': %s\n", what, subject,
+                        why);
+        else
+                fprintf(stderr, "vfolderfs: %s: %s\n", what, why);
+}
+
+/* An absolute version of path (the file itself need not exist). */
+static char *absolute_path(const char *path)
+{
+        char cwd[PATH_MAX];
+        char *r;
+
+        if (path[0] == '/')
+                return strdup(path);
+        if (!getcwd(cwd, sizeof(cwd)))
+                return NULL;
+        if (asprintf(&r, "%s/%s", cwd, path) < 0)
+                return NULL;
+        return r;
+}
+
+static char *default_scratch(const char *catalog)
+{
+        const char *slash = strrchr(catalog, '/');
+        char *r;
+
+        if (asprintf(&r, "%.*s/scratch", (int)(slash - catalog), catalog) < 0)
+                return NULL;
+        return r;
+}
+
+/*
+ * Fork; the parent waits for the child's word on the pipe and exits with
+ * it.  In the child, returns the pipe's write end.
+ */
+static int background(void)
+{
+        int fds[2];
+        pid_t pid;
+        char status = 1;
+
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+                fail("cannot start daemon", NULL, strerror(errno));
+                exit(1);
+        }
+        pid = fork();
+        if (pid < 0) {
+                fail("cannot start daemon", NULL, strerror(errno));
+                exit(1);
+        }
+        if (pid > 0) {
+                close(fds[1]);
+                if (read(fds[0], &status, 1) != 1) {
+                        int ws;
+
+                        /* The child died before reporting: its status. */
+                        if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws))
+                                _exit(WEXITSTATUS(ws) ? WEXITSTATUS(ws) : 1);
+                        _exit(1);
+                }
+                _exit(status);
+        }
+        close(fds[0]);
+        setsid();
+        return fds[1];
+}
+
+static void detach(int report_fd)
+{
+        char ok = 0;
+        int null;
+
+        if (report_fd < 0)
+                return;
+        if (chdir("/") < 0) {
+                /* harmless: only keeps a directory busy */
+        }
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                if (null > 2)
+                        close(null);
+        }
+        if (write(report_fd, &ok, 1) != 1) {
+                /* the parent is gone; nothing to tell */
+        }
+        close(report_fd);
+}
+
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static void warn_folders(const struct view *view)
+{
+        for (size_t i = 0; i < view->n_folders; i++) {
+                const struct view_folder *f = &view->folders[i];
+
+                if (f->node < 0)
+                        fprintf(stderr,
+                                "vfolderfs: warning: folder '%s': target '%s' is outside " CAT_HOME
+                                " and is not mounted (not supported yet)\n",
+                                f->name, f->target);
+                if (f->backing_errno)
+                        fprintf(stderr,
+                                "vfolderfs: warning: folder '%s': backing directory '%s': %s\n",
+                                f->name, f->backing_path,
+                                strerror(f->backing_errno));
+        }
+}
+
+int main(int argc, char *argv[])
+{
+        struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+        struct options opts = {
+                .storage_uid = (unsigned int)-1,
+                .storage_gid = (unsigned int)-1,
+        };
+        struct fuse_cmdline_opts cmd = { 0 };
+        struct fuse_loop_config *loop_config = NULL;
+        struct fuse_session *se = NULL;
+        struct vfs_ctx ctx = { 0 };
+        struct cat_session *session = NULL;
+        struct cat_mount *mounts = NULL;
+        size_t n_mounts = 0;
+        cat_catalog *cat = NULL;
+        char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
+        char *fsname_opt = NULL, *err = NULL;
+        char hostname[HOST_NAME_MAX + 1];
+        int report_fd = -1;
+        int ret = 1, r;
+        bool mounted = false;
+
+        ctx.root.fd = -1;
+        if (fuse_opt_parse(&args, &opts, option_spec, option_proc) < 0) {
+                fprintf(stderr, "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        if (opts.show_help) {
+                show_help(argv[0]);
+                ret = 0;
+                goto out;
+        }
+        if (opts.show_version) {
+                printf("vfolderfs %s\n", VFOLDERFS_VERSION);
+                fuse_lowlevel_version();
+                ret = 0;
+                goto out;
+        }
+        if (!opts.source || opts.source[0] == '\0') {
+                fprintf(stderr, "vfolderfs: missing SOURCE and MOUNTPOINT\n"
+                                "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        /* The mount source, shown in /proc/mounts. */
+        if (fuse_opt_add_opt_escaped(&fsname_opt, opts.source) < 0 ||
+            fuse_opt_add_arg(&args, "-o") < 0 ||
+            fuse_opt_add_arg(&args, "default_permissions") < 0 ||
+            fuse_opt_add_arg(&args, "-osubtype=vfolderfs") < 0)
+                goto out_nomem;
+        {
+                char *o = NULL;
+
+                if (asprintf(&o, "-ofsname=%s", fsname_opt) < 0)
+                        goto out_nomem;
+                r = fuse_opt_add_arg(&args, o);
+                free(o);
+                if (r < 0)
+                        goto out_nomem;
+        }
+        if (fuse_parse_cmdline(&args, &cmd) != 0) {
+                fprintf(stderr, "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        if (!cmd.mountpoint) {
+                fprintf(stderr, "vfolderfs: missing MOUNTPOINT\n"
+                                "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        mountpoint = realpath(cmd.mountpoint, NULL);
+        if (!mountpoint) {
+                fail("cannot mount at", cmd.mountpoint, strerror(errno));
+                goto out;
+        }
+        {
+                struct stat st;
+
+                if (stat(mountpoint, &st) < 0) {
+                        fail("cannot mount at", mountpoint, strerror(errno));
+                        goto out;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        fail("cannot mount at", mountpoint,
+                             strerror(ENOTDIR));
+                        goto out;
+                }
+        }
+        if (opts.catalog)
+                catalog_path = absolute_path(opts.catalog);
+        else if (getenv("VFOLDERFS_CATALOG") && *getenv("VFOLDERFS_CATALOG"))
+                catalog_path = absolute_path(getenv("VFOLDERFS_CATALOG"));
+        else
+                catalog_path = strdup(CAT_DEFAULT_PATH);
+        if (!catalog_path)
+                goto out_nomem;
+        scratch_root = opts.scratch ? absolute_path(opts.scratch)
+                                    : default_scratch(catalog_path);
+        if (!scratch_root)
+                goto out_nomem;
+        if (gethostname(hostname, sizeof(hostname)) < 0) {
+                fail("cannot get host name", NULL, strerror(errno));
+                goto out;
+        }
+        hostname[sizeof(hostname) - 1] = '\0';
+        raise_nofile();
+
+        ctx.storage_uid = opts.storage_uid;
+        ctx.storage_gid = opts.storage_gid;
+        ctx.chown_on_create =
+                (ctx.storage_uid != (uid_t)-1 && ctx.storage_uid != geteuid()) ||
+                (ctx.storage_gid != (gid_t)-1 && ctx.storage_gid != getegid());
+        ctx.timeout = 1.0;
+
+        /* From here on the pid is the daemon's: fork first. */
+        if (!cmd.foreground)
+                report_fd = background();
+
+        r = cat_open(catalog_path, 0, &cat, &err);
+        if (r < 0) {
+                fail("cannot open catalog", catalog_path,
+                     err ? err : strerror(-r));
+                goto out;
+        }
+        if (mkdir(scratch_root, 0755) < 0 && errno != EEXIST) {
+                fail("cannot create scratch directory", scratch_root,
+                     strerror(errno));
+                goto out;
+        }
+        r = cat_session_start(cat, opts.source, mountpoint, hostname,
+                              getpid(), scratch_root, &session, &mounts,
+                              &n_mounts, &err);
+        if (r < 0) {
+                fail("cannot start session for", opts.source,
+                     err ? err : strerror(-r));
+                goto out;
+        }
+        ctx.uid = session->uid;
+        ctx.gid = session->gid;
+
+        ctx.root.fd = open(session->scratch,
+                           O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ctx.root.fd < 0) {
+                fail("cannot open scratch directory", session->scratch,
+                     strerror(errno));
+                goto out_end;
+        }
+        {
+                struct stat st;
+
+                if (fstat(ctx.root.fd, &st) < 0) {
+                        fail("cannot open scratch directory",
+                             session->scratch, strerror(errno));
+                        goto out_end;
+                }
+                ctx.root.dev = st.st_dev;
+                ctx.root.ino = st.st_ino;
+                ctx.root.type = S_IFDIR;
+                ctx.root.folder = VIEW_SCRATCH;
+                ctx.root.vnode = VIEW_ROOT;
+                ctx.root.nlookup = 1;
+                ctx.root.generation = 0;
+        }
+        r = view_build(mounts, n_mounts, ctx.root.fd, opts.rw_can_delete,
+                       ctx.chown_on_create ? ctx.storage_uid : (uid_t)-1,
+                       ctx.chown_on_create ? ctx.storage_gid : (gid_t)-1,
+                       &ctx.view, &err);
+        if (r < 0) {
+                fail("cannot build the session view", NULL,
+                     err ? err : strerror(-r));
+                goto out_end;
+        }
+        warn_folders(ctx.view);
+        r = inode_table_new(&ctx.inodes);
+        if (r < 0) {
+                fail("cannot start", NULL, strerror(-r));
+                goto out_end;
+        }
+
+        se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), &ctx);
+        if (!se) {
+                fail("cannot start FUSE session", NULL,
+                     "bad FUSE options (see above)");
+                goto out_end;
+        }
+        if (fuse_set_signal_handlers(se) != 0) {
+                fail("cannot start FUSE session", NULL,
+                     "cannot install signal handlers");
+                goto out_end;
+        }
+        if (fuse_session_mount(se, mountpoint) != 0) {
+                fail("cannot mount at", mountpoint, "FUSE mount failed (see above)");
+                goto out_end;
+        }
+        mounted = true;
+        detach(report_fd);
+        report_fd = -1;
+
+        if (cmd.singlethread) {
+                r = fuse_session_loop(se);
+        } else {
+                loop_config = fuse_loop_cfg_create();
+                if (!loop_config) {
+                        r = -ENOMEM;
+                } else {
+                        fuse_loop_cfg_set_clone_fd(loop_config,
+                                                   (unsigned)cmd.clone_fd);
+                        fuse_loop_cfg_set_idle_threads(loop_config,
+                                                       cmd.max_idle_threads);
+                        fuse_loop_cfg_set_max_threads(loop_config,
+                                                      cmd.max_threads);
+                        r = fuse_session_loop_mt(se, loop_config);
+                }
+        }
+        /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
+        ret = r < 0 ? 1 : 0;
+        if (r < 0)
+                fprintf(stderr, "vfolderfs: session loop failed: %s\n",
+                        strerror(-r));
+
+out_end:
+        if (se) {
+                if (mounted)
+                        fuse_session_unmount(se);
+                fuse_remove_signal_handlers(se);
+                fuse_session_destroy(se);
+                se = NULL;
+        }
+        inode_table_free(ctx.inodes);
+        ctx.inodes = NULL;
+        if (ctx.root.fd >= 0)
+                close(ctx.root.fd);
+        free(err);
+        err = NULL;
+        r = cat_session_end(cat, session->id, &err);
+        if (r < 0)
+                fail("cannot end session", session->id,
+                     err ? err : strerror(-r));
+        goto out;
+out_nomem:
+        fail("cannot start", NULL, strerror(ENOMEM));
+out:
+        if (loop_config)
+                fuse_loop_cfg_destroy(loop_config);
+        view_free(ctx.view);
+        inode_table_free(ctx.inodes);
+        cat_mount_list_free(mounts, n_mounts);
+        cat_session_free(session);
+        if (cat)
+                cat_close(cat);
+        free(err);
+        free(fsname_opt);
+        free(catalog_path);
+        free(scratch_root);
+        free(mountpoint);
+        free(cmd.mountpoint);
+        free(opts.catalog);
+        free(opts.scratch);
+        free(opts.source);
+        fuse_opt_free_args(&args);
+        if (report_fd >= 0) {
+                char status = (char)ret;
+
+                if (write(report_fd, &status, 1) != 1) {
+                        /* the parent saw EOF and reports failure anyway */
+                }
+                close(report_fd);
+        }
+        return ret;
+}

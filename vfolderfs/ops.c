@@ -1,0 +1,1404 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ops.c - the FUSE low-level operations: a passthrough to the scratch
+ * directory and the folders' backing directories that never resolves a
+ * path.  Every backing access is an *at() call relative to an inode's
+ * O_PATH descriptor with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW / AT_EMPTY_PATH,
+ * or goes through /proc/self/fd/N where the kernel offers no other way
+ * (reopening an O_PATH descriptor, xattrs, chmod).  Each operation checks
+ * the view first: folder entries synthesized in their parent directory,
+ * folder directories that cannot be removed or renamed, the permission
+ * table of SPEC section 3, and the presented identity (every file appears
+ * owned by the session user).  Every request gets exactly one reply.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "vfolderfs.h"
+
+#define PROC_FD_MAX 32
+
+static struct vfs_ctx *ctx_of(fuse_req_t req)
+{
+        return fuse_req_userdata(req);
+}
+
+static struct inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+        if (ino == FUSE_ROOT_ID)
+                return &ctx_of(req)->root;
+        return (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t nodeid_of(struct vfs_ctx *ctx, struct inode *inode)
+{
+        if (inode == &ctx->root)
+                return FUSE_ROOT_ID;
+        return (fuse_ino_t)(uintptr_t)inode;
+}
+
+static void proc_path(char buf[PROC_FD_MAX], int fd)
+{
+        snprintf(buf, PROC_FD_MAX, "/proc/self/fd/%d", fd);
+}
+
+/* Present the session identity, whatever the backing owner is. */
+static void fix_attr(const struct vfs_ctx *ctx, struct stat *st)
+{
+        st->st_uid = ctx->uid;
+        st->st_gid = ctx->gid;
+}
+
+static int stat_inode(const struct vfs_ctx *ctx, const struct inode *inode,
+                      struct stat *st)
+{
+        if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+                return errno;
+        fix_attr(ctx, st);
+        return 0;
+}
+
+static int check(const struct vfs_ctx *ctx, const struct inode *inode,
+                 enum view_op op)
+{
+        return view_check_permission(ctx->view, inode->folder, op);
+}
+
+/* Directory inode in which folder entries are synthesized, or -1. */
+static int view_dir(const struct inode *dir)
+{
+        if (dir->folder_root || dir->folder != VIEW_SCRATCH)
+                return -1;
+        return dir->vnode;
+}
+
+/* Whether name in dir is a view entry (a folder or a view directory). */
+static bool view_entry(const struct vfs_ctx *ctx, const struct inode *dir,
+                       const char *name)
+{
+        int vd = view_dir(dir);
+
+        return vd >= 0 && view_child(ctx->view, vd, name) >= 0;
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+        return name[0] == '.' &&
+               (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Give a newly created object the storage owner, through its own O_PATH
+ * descriptor (never by name, so nothing swapped in is touched).
+ */
+static int chown_new(const struct vfs_ctx *ctx, const struct inode *inode)
+{
+        if (!ctx->chown_on_create)
+                return 0;
+        if (fchownat(inode->fd, "", ctx->storage_uid, ctx->storage_gid,
+                     AT_EMPTY_PATH) < 0)
+                return errno;
+        return 0;
+}
+
+static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
+                       const struct stat *st, struct fuse_entry_param *e)
+{
+        memset(e, 0, sizeof(*e));
+        e->ino = nodeid_of(ctx, inode);
+        e->generation = inode->generation;
+        e->attr = *st;
+        fix_attr(ctx, &e->attr);
+        e->attr_timeout = ctx->timeout;
+        e->entry_timeout = ctx->timeout;
+}
+
+/* Turn an O_PATH fd into a known inode; takes ownership of fd. */
+static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
+                 bool folder_root, struct fuse_entry_param *e)
+{
+        struct inode *inode;
+        struct stat st;
+
+        if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                int err = errno;
+
+                close(fd);
+                return err;
+        }
+        if (folder == VIEW_SCRATCH && st.st_dev == ctx->root.dev &&
+            st.st_ino == ctx->root.ino) {
+                /* ".." of a top-level scratch directory: the root. */
+                close(fd);
+                fill_entry(ctx, &ctx->root, &st, e);
+                return 0;
+        }
+        inode = inode_table_get(ctx->inodes, fd, &st, folder, vnode,
+                                folder_root);
+        if (!inode)
+                return ENOMEM;
+        fill_entry(ctx, inode, &st, e);
+        return 0;
+}
+
+/*
+ * Open the scratch directory of view node vnode by walking the view's names
+ * down from the root, one O_NOFOLLOW component at a time.  Returns an O_PATH
+ * fd or a negative errno.
+ */
+static int open_view_dir(struct vfs_ctx *ctx, int vnode)
+{
+        const struct view *v = ctx->view;
+        int chain[64];
+        int depth = 0;
+        int fd = -1;
+
+        for (int n = vnode; n != VIEW_ROOT; n = v->nodes[n].parent) {
+                if (depth == 64)
+                        return -ELOOP;
+                chain[depth++] = n;
+        }
+        for (int i = depth - 1; i >= 0; i--) {
+                int next = openat(fd < 0 ? ctx->root.fd : fd,
+                                  v->nodes[chain[i]].name,
+                                  O_PATH | O_DIRECTORY | O_NOFOLLOW |
+                                  O_CLOEXEC);
+                int err = errno;
+
+                if (fd >= 0)
+                        close(fd);
+                if (next < 0)
+                        return -err;
+                fd = next;
+        }
+        return fd < 0 ? -ENOENT : fd;
+}
+
+/* The view directory node whose scratch directory fd is, or -1. */
+static int view_dir_of(struct vfs_ctx *ctx, int fd)
+{
+        const struct view *v = ctx->view;
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -1;
+        for (size_t i = 1; i < v->n_nodes; i++) {
+                if (v->nodes[i].kind == VIEW_NODE_DIR &&
+                    v->nodes[i].dev == st.st_dev &&
+                    v->nodes[i].ino == st.st_ino)
+                        return (int)i;
+        }
+        return -1;
+}
+
+/*
+ * Look name up in parent and add one lookup to the result.  The view comes
+ * first: in a view directory a folder's name is the folder, whatever scratch
+ * holds under that name.  Returns 0 or a positive errno.
+ */
+static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
+                     const char *name, struct fuse_entry_param *e)
+{
+        int vd = view_dir(parent);
+        int fd;
+
+        if (!S_ISDIR(parent->type))
+                return ENOTDIR;
+        if (strcmp(name, ".") == 0) {
+                struct stat st;
+                int err = stat_inode(ctx, parent, &st);
+
+                if (err)
+                        return err;
+                if (parent != &ctx->root)
+                        inode_table_ref(ctx->inodes, parent, 1);
+                fill_entry(ctx, parent, &st, e);
+                return 0;
+        }
+        if (strcmp(name, "..") == 0) {
+                /* Never climb out of a folder or the scratch root. */
+                if (parent == &ctx->root)
+                        return do_lookup(ctx, parent, ".", e);
+                if (parent->folder_root) {
+                        int vparent = ctx->view->nodes[parent->vnode].parent;
+
+                        if (vparent == VIEW_ROOT)
+                                return do_lookup(ctx, &ctx->root, ".", e);
+                        fd = open_view_dir(ctx, vparent);
+                        if (fd < 0)
+                                return -fd;
+                        return adopt(ctx, fd, VIEW_SCRATCH, vparent, false,
+                                     e);
+                }
+                fd = openat(parent->fd, "..",
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return errno;
+                return adopt(ctx, fd, parent->folder,
+                             parent->folder == VIEW_SCRATCH ?
+                                     view_dir_of(ctx, fd) : -1,
+                             false, e);
+        }
+        if (vd >= 0 && !is_dot_or_dotdot(name)) {
+                int node = view_child(ctx->view, vd, name);
+
+                if (node >= 0) {
+                        const struct view_node *vn = &ctx->view->nodes[node];
+
+                        if (vn->kind == VIEW_NODE_FOLDER) {
+                                const struct view_folder *f =
+                                        &ctx->view->folders[vn->folder];
+
+                                fd = open(f->backing_path,
+                                          O_PATH | O_DIRECTORY | O_NOFOLLOW |
+                                          O_CLOEXEC);
+                                if (fd < 0) {
+                                        fuse_log(FUSE_LOG_ERR,
+                                                 "vfolderfs: folder '%s': cannot open '%s': %s\n",
+                                                 f->name, f->backing_path,
+                                                 strerror(errno));
+                                        return EIO;
+                                }
+                                return adopt(ctx, fd, vn->folder, node, true,
+                                             e);
+                        }
+                        fd = openat(parent->fd, name,
+                                    O_PATH | O_DIRECTORY | O_NOFOLLOW |
+                                    O_CLOEXEC);
+                        if (fd < 0)
+                                return errno == ENOTDIR ? EIO : errno;
+                        return adopt(ctx, fd, VIEW_SCRATCH, node, false, e);
+                }
+        }
+        fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno;
+        return adopt(ctx, fd, parent->folder, -1, false, e);
+}
+
+static void forget_entry(struct vfs_ctx *ctx, fuse_ino_t ino)
+{
+        if (ino != FUSE_ROOT_ID && ino != 0)
+                inode_table_forget(ctx->inodes,
+                                   (struct inode *)(uintptr_t)ino, 1);
+}
+
+static void vfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+        (void)userdata;
+        if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+                conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+        /* Writeback caching would hide EROFS/EPERM from write(2). */
+        conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+        conn->max_write = 1U << 20;
+}
+
+static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct fuse_entry_param e;
+        int err = do_lookup(ctx_of(req), inode_of(req, parent), name, &e);
+
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                fuse_reply_entry(req, &e);
+}
+
+static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+
+        if (ino != FUSE_ROOT_ID)
+                inode_table_forget(ctx->inodes, inode_of(req, ino), nlookup);
+        fuse_reply_none(req);
+}
+
+static void vfs_forget_multi(fuse_req_t req, size_t count,
+                             struct fuse_forget_data *forgets)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+
+        for (size_t i = 0; i < count; i++) {
+                if (forgets[i].ino != FUSE_ROOT_ID)
+                        inode_table_forget(ctx->inodes,
+                                           inode_of(req, forgets[i].ino),
+                                           forgets[i].nlookup);
+        }
+        fuse_reply_none(req);
+}
+
+static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
+                        struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct stat st;
+        int err;
+
+        (void)fi;
+        err = stat_inode(ctx, inode_of(req, ino), &st);
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                fuse_reply_attr(req, &st, ctx->timeout);
+}
+
+static int set_times(struct inode *inode, const struct stat *attr, int valid,
+                     struct fuse_file_info *fi)
+{
+        struct timespec tv[2];
+        char path[PROC_FD_MAX];
+
+        tv[0].tv_sec = 0;
+        tv[1].tv_sec = 0;
+        tv[0].tv_nsec = UTIME_OMIT;
+        tv[1].tv_nsec = UTIME_OMIT;
+        if (valid & FUSE_SET_ATTR_ATIME_NOW)
+                tv[0].tv_nsec = UTIME_NOW;
+        else if (valid & FUSE_SET_ATTR_ATIME)
+                tv[0] = attr->st_atim;
+        if (valid & FUSE_SET_ATTR_MTIME_NOW)
+                tv[1].tv_nsec = UTIME_NOW;
+        else if (valid & FUSE_SET_ATTR_MTIME)
+                tv[1] = attr->st_mtim;
+        if (fi)
+                return futimens((int)fi->fh, tv) < 0 ? errno : 0;
+        if (utimensat(inode->fd, "", tv, AT_EMPTY_PATH) == 0)
+                return 0;
+        if (errno != EINVAL || S_ISLNK(inode->type))
+                return errno;
+        /* Kernels without AT_EMPTY_PATH for utimensat(). */
+        proc_path(path, inode->fd);
+        return utimensat(AT_FDCWD, path, tv, 0) < 0 ? errno : 0;
+}
+
+static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+                        int valid, struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        struct stat st;
+        int err;
+
+        /* Refuse before changing anything, so a refusal changes nothing. */
+        if ((valid & FUSE_SET_ATTR_MODE) &&
+            (attr->st_mode & (S_ISUID | S_ISGID))) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE |
+                     FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+                     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+                err = check(ctx, inode, VIEW_OP_CHANGE);
+                if (err)
+                        goto out_err;
+        }
+        if (valid & FUSE_SET_ATTR_SIZE) {
+                if (S_ISDIR(inode->type)) {
+                        err = EISDIR;
+                        goto out_err;
+                }
+                if (!S_ISREG(inode->type)) {
+                        err = EINVAL;
+                        goto out_err;
+                }
+        }
+        if ((valid & FUSE_SET_ATTR_MODE) && S_ISLNK(inode->type)) {
+                err = EOPNOTSUPP;
+                goto out_err;
+        }
+        /* uid/gid: ownership is presented, never stored (SPEC identity). */
+        if (valid & FUSE_SET_ATTR_MODE) {
+                mode_t mode = attr->st_mode & 07777;
+
+                if (fi)
+                        err = fchmod((int)fi->fh, mode) < 0 ? errno : 0;
+                else {
+                        proc_path(path, inode->fd);
+                        err = fchmodat(AT_FDCWD, path, mode, 0) < 0 ? errno
+                                                                    : 0;
+                }
+                if (err)
+                        goto out_err;
+        }
+        if (valid & FUSE_SET_ATTR_SIZE) {
+                if (fi) {
+                        err = ftruncate((int)fi->fh, attr->st_size) < 0 ?
+                              errno : 0;
+                } else {
+                        int fd;
+
+                        proc_path(path, inode->fd);
+                        fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+                        if (fd < 0) {
+                                err = errno;
+                        } else {
+                                err = ftruncate(fd, attr->st_size) < 0 ?
+                                      errno : 0;
+                                close(fd);
+                        }
+                }
+                if (err)
+                        goto out_err;
+        }
+        if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+                     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+                err = set_times(inode, attr, valid, fi);
+                if (err)
+                        goto out_err;
+        }
+        err = stat_inode(ctx, inode, &st);
+        if (err)
+                goto out_err;
+        fuse_reply_attr(req, &st, ctx->timeout);
+        return;
+out_err:
+        fuse_reply_err(req, err);
+}
+
+static void vfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+        struct inode *inode = inode_of(req, ino);
+        char buf[PATH_MAX + 1];
+        ssize_t n;
+
+        n = readlinkat(inode->fd, "", buf, sizeof(buf));
+        if (n < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        if ((size_t)n >= sizeof(buf)) {
+                fuse_reply_err(req, ENAMETOOLONG);
+                return;
+        }
+        buf[n] = '\0';
+        fuse_reply_readlink(req, buf);
+}
+
+/*
+ * Shared tail of mknod, mkdir and symlink: look the new entry up, give it
+ * the storage owner, clear a setgid bit inherited from its directory.
+ */
+static void reply_created(fuse_req_t req, struct inode *parent,
+                          const char *name)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct fuse_entry_param e;
+        struct inode *inode;
+        int err;
+
+        err = do_lookup(ctx, parent, name, &e);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        inode = inode_of(req, e.ino);
+        err = chown_new(ctx, inode);
+        if (!err && S_ISDIR(e.attr.st_mode) &&
+            (e.attr.st_mode & (S_ISUID | S_ISGID))) {
+                char path[PROC_FD_MAX];
+
+                proc_path(path, inode->fd);
+                if (fchmodat(AT_FDCWD, path, e.attr.st_mode & 0777, 0) < 0)
+                        err = errno;
+                else
+                        e.attr.st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
+        }
+        if (err) {
+                forget_entry(ctx, e.ino);
+                fuse_reply_err(req, err);
+                return;
+        }
+        fuse_reply_entry(req, &e);
+}
+
+/* Checks common to every operation that adds name to parent. */
+static int check_new_name(struct vfs_ctx *ctx, struct inode *parent,
+                          const char *name)
+{
+        if (view_entry(ctx, parent, name))
+                return EEXIST;
+        return check(ctx, parent, VIEW_OP_CHANGE);
+}
+
+static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode, dev_t rdev)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        int err;
+
+        (void)rdev;
+        if (S_ISCHR(mode) || S_ISBLK(mode)) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode)) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        err = check_new_name(ctx, dir, name);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (mknodat(dir->fd, name, mode & ~(mode_t)(S_ISUID | S_ISGID), 0) <
+            0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        reply_created(req, dir, name);
+}
+
+static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      mode_t mode)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        int err;
+
+        err = check_new_name(ctx, dir, name);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (mkdirat(dir->fd, name, mode & 01777) < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        reply_created(req, dir, name);
+}
+
+static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+                        const char *name)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        int err;
+
+        err = check_new_name(ctx, dir, name);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (symlinkat(link, dir->fd, name) < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        reply_created(req, dir, name);
+}
+
+static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+                     const char *newname)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        struct inode *dir = inode_of(req, newparent);
+        struct fuse_entry_param e;
+        char path[PROC_FD_MAX];
+        int err;
+
+        if (inode->folder != dir->folder) {
+                fuse_reply_err(req, EXDEV);
+                return;
+        }
+        err = check_new_name(ctx, dir, newname);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (S_ISDIR(inode->type)) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        /* Link the inode we hold, not whatever a name points to now. */
+        proc_path(path, inode->fd);
+        if (linkat(AT_FDCWD, path, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        err = do_lookup(ctx, dir, newname, &e);
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                fuse_reply_entry(req, &e);
+}
+
+static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
+                      int flags)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        int err;
+
+        if (view_entry(ctx, dir, name)) {
+                fuse_reply_err(req, EBUSY);
+                return;
+        }
+        err = check(ctx, dir, VIEW_OP_REMOVE);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        fuse_reply_err(req, unlinkat(dir->fd, name, flags) < 0 ? errno : 0);
+}
+
+static void vfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        do_remove(req, parent, name, 0);
+}
+
+static void vfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        do_remove(req, parent, name, AT_REMOVEDIR);
+}
+
+static bool same_entry(int dfd1, const char *n1, int dfd2, const char *n2)
+{
+        struct stat a, b;
+
+        if (fstatat(dfd1, n1, &a, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fstatat(dfd2, n2, &b, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                       fuse_ino_t newparent, const char *newname,
+                       unsigned int flags)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        struct inode *newdir = inode_of(req, newparent);
+        int err;
+
+        if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        if (view_entry(ctx, dir, name) || view_entry(ctx, newdir, newname)) {
+                fuse_reply_err(req, EBUSY);
+                return;
+        }
+        if (dir->folder != newdir->folder) {
+                fuse_reply_err(req, EXDEV);
+                return;
+        }
+        err = check(ctx, dir, VIEW_OP_CHANGE);
+        if (!err && (flags & RENAME_EXCHANGE))
+                err = check(ctx, dir, VIEW_OP_REMOVE);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
+            check(ctx, dir, VIEW_OP_REMOVE) != 0) {
+                /*
+                 * May add but not remove: never replace.  NOREPLACE makes
+                 * the test and the rename one atomic step.
+                 */
+                if (renameat2(dir->fd, name, newdir->fd, newname,
+                              RENAME_NOREPLACE) == 0) {
+                        fuse_reply_err(req, 0);
+                        return;
+                }
+                err = errno;
+                if (err == EEXIST) {
+                        /* rename(2) of a name onto itself is a no-op. */
+                        err = same_entry(dir->fd, name, newdir->fd, newname)
+                                      ? 0
+                                      : check(ctx, dir, VIEW_OP_REMOVE);
+                }
+                fuse_reply_err(req, err);
+                return;
+        }
+        fuse_reply_err(req, renameat2(dir->fd, name, newdir->fd, newname,
+                                      flags) < 0 ? errno : 0);
+}
+
+static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        int fd;
+
+        if (S_ISLNK(inode->type)) {
+                fuse_reply_err(req, ELOOP);
+                return;
+        }
+        if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+                int err = check(ctx, inode, VIEW_OP_CHANGE);
+
+                if (err) {
+                        fuse_reply_err(req, err);
+                        return;
+                }
+        }
+        proc_path(path, inode->fd);
+        fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
+                        O_CLOEXEC);
+        if (fd < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        fi->fh = (uint64_t)fd;
+        /*
+         * No keep_cache: a shared folder may change under another session,
+         * so the page cache is dropped at each open (close-to-open).
+         */
+        fi->keep_cache = 0;
+        fi->direct_io = 0;
+        if (fuse_reply_open(req, fi) == -ENOENT)
+                close(fd); /* interrupted: no release will come */
+}
+
+static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+                       mode_t mode, struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *dir = inode_of(req, parent);
+        struct fuse_entry_param e;
+        int fd, err;
+
+        err = check_new_name(ctx, dir, name);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        fd = openat(dir->fd, name,
+                    (fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC),
+                    mode & ~(mode_t)(S_ISUID | S_ISGID) & 07777);
+        if (fd < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        err = do_lookup(ctx, dir, name, &e);
+        if (err)
+                goto out_close;
+        err = chown_new(ctx, inode_of(req, e.ino));
+        if (err) {
+                forget_entry(ctx, e.ino);
+                goto out_close;
+        }
+        fi->fh = (uint64_t)fd;
+        fi->keep_cache = 0;
+        fi->direct_io = 0;
+        if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+                forget_entry(ctx, e.ino);
+                close(fd);
+        }
+        return;
+out_close:
+        close(fd);
+        fuse_reply_err(req, err);
+}
+
+static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+        struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+        (void)ino;
+        buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        buf.buf[0].fd = (int)fi->fh;
+        buf.buf[0].pos = off;
+        fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
+                          struct fuse_bufvec *in_buf, off_t off,
+                          struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+        ssize_t res;
+        int err;
+
+        err = check(ctx, inode_of(req, ino), VIEW_OP_CHANGE);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        out.buf[0].fd = (int)fi->fh;
+        out.buf[0].pos = off;
+        res = fuse_buf_copy(&out, in_buf, 0);
+        if (res < 0)
+                fuse_reply_err(req, (int)-res);
+        else
+                fuse_reply_write(req, (size_t)res);
+}
+
+static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        int fd;
+
+        (void)ino;
+        /* close() of a duplicate reports deferred write errors (NFS). */
+        fd = dup((int)fi->fh);
+        if (fd < 0) {
+                fuse_reply_err(req, errno);
+                return;
+        }
+        fuse_reply_err(req, close(fd) < 0 ? errno : 0);
+}
+
+static void vfs_release(fuse_req_t req, fuse_ino_t ino,
+                        struct fuse_file_info *fi)
+{
+        (void)ino;
+        close((int)fi->fh);
+        fuse_reply_err(req, 0);
+}
+
+static void vfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+                      struct fuse_file_info *fi)
+{
+        int r;
+
+        (void)ino;
+        r = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+        fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Directories.  An ordinary directory is streamed with telldir cookies as
+ * offsets.  A view directory (the root, an alias's intermediate directory)
+ * is listed once at opendir into a snapshot that merges its scratch entries
+ * (minus any that a folder hides) with its folder entries; offsets are then
+ * snapshot indices.
+ */
+struct snap_entry {
+        char *name;
+        ino_t ino;
+        unsigned char type;
+};
+
+struct dir_handle {
+        DIR *dp;
+        off_t offset;          /* streaming: cookie of the next entry */
+        struct dirent *entry;  /* streaming: read but not yet returned */
+        struct snap_entry *snap; /* view directory snapshot, or NULL */
+        size_t n_snap;
+};
+
+static void dir_handle_free(struct dir_handle *d)
+{
+        if (!d)
+                return;
+        if (d->dp)
+                closedir(d->dp);
+        for (size_t i = 0; i < d->n_snap; i++)
+                free(d->snap[i].name);
+        free(d->snap);
+        free(d);
+}
+
+static int snap_add(struct dir_handle *d, size_t *cap, const char *name,
+                    ino_t ino, unsigned char type)
+{
+        if (d->n_snap == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 64;
+                struct snap_entry *s = realloc(d->snap, ncap * sizeof(*s));
+
+                if (!s)
+                        return ENOMEM;
+                d->snap = s;
+                *cap = ncap;
+        }
+        d->snap[d->n_snap].name = strdup(name);
+        if (!d->snap[d->n_snap].name)
+                return ENOMEM;
+        d->snap[d->n_snap].ino = ino;
+        d->snap[d->n_snap].type = type;
+        d->n_snap++;
+        return 0;
+}
+
+static int snapshot_view_dir(struct vfs_ctx *ctx, struct dir_handle *d,
+                             int vnode)
+{
+        const struct view *v = ctx->view;
+        size_t cap = 0;
+        int err;
+
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d->dp);
+                if (!de) {
+                        if (errno)
+                                return errno;
+                        break;
+                }
+                if (!is_dot_or_dotdot(de->d_name)) {
+                        int c = view_child(v, vnode, de->d_name);
+
+                        if (c >= 0 && v->nodes[c].kind == VIEW_NODE_FOLDER)
+                                continue; /* hidden by the folder */
+                }
+                err = snap_add(d, &cap, de->d_name, de->d_ino, de->d_type);
+                if (err)
+                        return err;
+        }
+        for (int c = v->nodes[vnode].first_child; c >= 0;
+             c = v->nodes[c].next_sibling) {
+                const struct view_node *n = &v->nodes[c];
+                ino_t ino;
+
+                if (n->kind != VIEW_NODE_FOLDER)
+                        continue; /* a real scratch dir, listed above */
+                ino = v->folders[n->folder].backing_ino;
+                err = snap_add(d, &cap, n->name, ino ? ino : 1, DT_DIR);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
+static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
+                        struct fuse_file_info *fi)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        struct dir_handle *d;
+        int fd, err, vd;
+
+        d = calloc(1, sizeof(*d));
+        if (!d) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        fd = openat(inode->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                err = errno;
+                goto out_err;
+        }
+        d->dp = fdopendir(fd);
+        if (!d->dp) {
+                err = errno;
+                close(fd);
+                goto out_err;
+        }
+        vd = view_dir(inode);
+        if (vd >= 0) {
+                err = snapshot_view_dir(ctx, d, vd);
+                if (err)
+                        goto out_err;
+        }
+        fi->fh = (uint64_t)(uintptr_t)d;
+        fi->cache_readdir = 0;
+        if (fuse_reply_open(req, fi) == -ENOENT)
+                dir_handle_free(d);
+        return;
+out_err:
+        dir_handle_free(d);
+        fuse_reply_err(req, err);
+}
+
+/*
+ * Add one entry to buf; returns its size, or 0 when it did not fit (then
+ * any lookup made for it is undone).  *err is set on lookup failure.
+ */
+static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
+                        size_t rem, const char *name, ino_t d_ino,
+                        unsigned char d_type, off_t nextoff, bool plus,
+                        int *err)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        size_t size;
+
+        *err = 0;
+        if (!plus || is_dot_or_dotdot(name)) {
+                struct stat st;
+
+                memset(&st, 0, sizeof(st));
+                st.st_ino = d_ino;
+                st.st_mode = (mode_t)d_type << 12;
+                if (!plus)
+                        return fuse_add_direntry(req, buf, rem, name, &st,
+                                                 nextoff);
+                struct fuse_entry_param e;
+
+                memset(&e, 0, sizeof(e));
+                e.attr = st;
+                return fuse_add_direntry_plus(req, buf, rem, name, &e,
+                                              nextoff);
+        }
+        struct fuse_entry_param e;
+
+        *err = do_lookup(ctx, dir, name, &e);
+        if (*err)
+                return 0;
+        size = fuse_add_direntry_plus(req, buf, rem, name, &e, nextoff);
+        if (size > rem)
+                forget_entry(ctx, e.ino);
+        return size;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+                       off_t offset, struct fuse_file_info *fi, bool plus)
+{
+        struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+        struct inode *dir = inode_of(req, ino);
+        char *buf, *p;
+        size_t rem = size;
+        int err = 0;
+
+        buf = malloc(size);
+        if (!buf) {
+                fuse_reply_err(req, ENOMEM);
+                return;
+        }
+        p = buf;
+        if (d->snap) {
+                for (size_t i = (size_t)offset; i < d->n_snap; i++) {
+                        const struct snap_entry *s = &d->snap[i];
+                        size_t n = add_entry(req, dir, p, rem, s->name,
+                                             s->ino, s->type, (off_t)i + 1,
+                                             plus, &err);
+
+                        if (err == ENOENT) {
+                                err = 0; /* vanished since the snapshot */
+                                continue;
+                        }
+                        if (err || n > rem)
+                                break;
+                        p += n;
+                        rem -= n;
+                }
+                goto out;
+        }
+        if (offset != d->offset) {
+                seekdir(d->dp, offset);
+                d->entry = NULL;
+                d->offset = offset;
+        }
+        for (;;) {
+                size_t n;
+
+                if (!d->entry) {
+                        errno = 0;
+                        d->entry = readdir(d->dp);
+                        if (!d->entry) {
+                                err = errno;
+                                break;
+                        }
+                }
+                n = add_entry(req, dir, p, rem, d->entry->d_name,
+                              d->entry->d_ino, d->entry->d_type,
+                              d->entry->d_off, plus, &err);
+                if (err == ENOENT)
+                        err = 0; /* removed meanwhile: skip it */
+                else if (err || n > rem)
+                        break;
+                else {
+                        p += n;
+                        rem -= n;
+                }
+                d->offset = d->entry->d_off;
+                d->entry = NULL;
+        }
+out:
+        /* A partial listing is still an answer; report errors only alone. */
+        if (err && p == buf)
+                fuse_reply_err(req, err);
+        else
+                fuse_reply_buf(req, buf, (size_t)(p - buf));
+        free(buf);
+}
+
+static void vfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+                        off_t offset, struct fuse_file_info *fi)
+{
+        do_readdir(req, ino, size, offset, fi, false);
+}
+
+static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+                            off_t offset, struct fuse_file_info *fi)
+{
+        do_readdir(req, ino, size, offset, fi, true);
+}
+
+static void vfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+                           struct fuse_file_info *fi)
+{
+        (void)ino;
+        dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+        fuse_reply_err(req, 0);
+}
+
+static void vfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                         struct fuse_file_info *fi)
+{
+        struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+        int fd = dirfd(d->dp);
+        int r;
+
+        (void)ino;
+        r = datasync ? fdatasync(fd) : fsync(fd);
+        fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+        struct statvfs sv;
+
+        if (fstatvfs(inode_of(req, ino)->fd, &sv) < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_statfs(req, &sv);
+}
+
+/* ------------------------------------------------------------------------
+ * Extended attributes.  O_PATH descriptors refuse f*xattr(), so regular
+ * files and directories are reached through /proc/self/fd/N (the magic
+ * link lands on the inode itself).  Symlinks have no race-free path: they
+ * report no attributes and refuse changes.  Only the "user." namespace may
+ * be written: trusted., security. and system. would act on the storage host
+ * with the daemon's privileges.
+ */
+static bool xattr_name_writable(const char *name)
+{
+        return strncmp(name, "user.", 5) == 0;
+}
+
+static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                         const char *value, size_t size, int flags)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        int err;
+
+        err = check(ctx, inode, VIEW_OP_CHANGE);
+        if (!err && (!xattr_name_writable(name) || S_ISLNK(inode->type)))
+                err = EPERM;
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        proc_path(path, inode->fd);
+        fuse_reply_err(req, setxattr(path, name, value, size, flags) < 0 ?
+                                    errno : 0);
+}
+
+static void vfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                         size_t size)
+{
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        char *buf = NULL;
+        ssize_t n;
+
+        if (S_ISLNK(inode->type)) {
+                fuse_reply_err(req, ENODATA);
+                return;
+        }
+        proc_path(path, inode->fd);
+        if (size) {
+                buf = malloc(size);
+                if (!buf) {
+                        fuse_reply_err(req, ENOMEM);
+                        return;
+                }
+        }
+        n = getxattr(path, name, buf, size);
+        if (n < 0)
+                fuse_reply_err(req, errno);
+        else if (size)
+                fuse_reply_buf(req, buf, (size_t)n);
+        else
+                fuse_reply_xattr(req, (size_t)n);
+        free(buf);
+}
+
+static void vfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        char *buf = NULL;
+        ssize_t n;
+
+        if (S_ISLNK(inode->type)) {
+                if (size)
+                        fuse_reply_buf(req, NULL, 0);
+                else
+                        fuse_reply_xattr(req, 0);
+                return;
+        }
+        proc_path(path, inode->fd);
+        if (size) {
+                buf = malloc(size);
+                if (!buf) {
+                        fuse_reply_err(req, ENOMEM);
+                        return;
+                }
+        }
+        n = listxattr(path, buf, size);
+        if (n < 0)
+                fuse_reply_err(req, errno);
+        else if (size)
+                fuse_reply_buf(req, buf, (size_t)n);
+        else
+                fuse_reply_xattr(req, (size_t)n);
+        free(buf);
+}
+
+static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        char path[PROC_FD_MAX];
+        int err;
+
+        err = check(ctx, inode, VIEW_OP_REMOVE);
+        if (!err && (!xattr_name_writable(name) || S_ISLNK(inode->type)))
+                err = EPERM;
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        proc_path(path, inode->fd);
+        fuse_reply_err(req, removexattr(path, name) < 0 ? errno : 0);
+}
+
+/*
+ * With default_permissions the kernel answers access(2) itself; this is
+ * the same check for mounts without it: the mode bits against the
+ * presented owner, and the folder's permission for W_OK.
+ */
+static void vfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        const struct fuse_ctx *caller = fuse_req_ctx(req);
+        struct stat st;
+        mode_t bits;
+        int err;
+
+        err = stat_inode(ctx, inode, &st);
+        if (!err && (mask & W_OK))
+                err = check(ctx, inode, VIEW_OP_CHANGE);
+        if (err || mask == F_OK) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        if (caller->uid == 0) {
+                /* root: x needs some x bit on non-directories */
+                bool ok = !(mask & X_OK) || S_ISDIR(st.st_mode) ||
+                          (st.st_mode & 0111);
+
+                fuse_reply_err(req, ok ? 0 : EACCES);
+                return;
+        }
+        if (caller->uid == st.st_uid)
+                bits = (st.st_mode >> 6) & 7;
+        else if (caller->gid == st.st_gid)
+                bits = (st.st_mode >> 3) & 7;
+        else
+                bits = st.st_mode & 7;
+        fuse_reply_err(req, ((mode_t)mask & ~bits & 7) ? EACCES : 0);
+}
+
+static void vfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+                          off_t offset, off_t length,
+                          struct fuse_file_info *fi)
+{
+        int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_CHANGE);
+
+        if (!err && fallocate((int)fi->fh, mode, offset, length) < 0)
+                err = errno;
+        fuse_reply_err(req, err);
+}
+
+static void vfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+                                off_t off_in, struct fuse_file_info *fi_in,
+                                fuse_ino_t ino_out, off_t off_out,
+                                struct fuse_file_info *fi_out, size_t len,
+                                int flags)
+{
+        ssize_t n;
+        int err;
+
+        (void)ino_in;
+        /*
+         * Both descriptors were opened (and permission-checked) through the
+         * daemon; copying data between folders breaks no containment.
+         */
+        err = check(ctx_of(req), inode_of(req, ino_out), VIEW_OP_CHANGE);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
+        n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
+                            &off_out, len, (unsigned)flags);
+        if (n < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_write(req, (size_t)n);
+}
+
+static void vfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                      struct fuse_file_info *fi)
+{
+        off_t r;
+
+        (void)ino;
+        r = lseek((int)fi->fh, off, whence);
+        if (r < 0)
+                fuse_reply_err(req, errno);
+        else
+                fuse_reply_lseek(req, r);
+}
+
+const struct fuse_lowlevel_ops vfs_ops = {
+        .init = vfs_init,
+        .lookup = vfs_lookup,
+        .forget = vfs_forget,
+        .forget_multi = vfs_forget_multi,
+        .getattr = vfs_getattr,
+        .setattr = vfs_setattr,
+        .readlink = vfs_readlink,
+        .mknod = vfs_mknod,
+        .mkdir = vfs_mkdir,
+        .unlink = vfs_unlink,
+        .rmdir = vfs_rmdir,
+        .symlink = vfs_symlink,
+        .rename = vfs_rename,
+        .link = vfs_link,
+        .open = vfs_open,
+        .read = vfs_read,
+        .write_buf = vfs_write_buf,
+        .flush = vfs_flush,
+        .release = vfs_release,
+        .fsync = vfs_fsync,
+        .opendir = vfs_opendir,
+        .readdir = vfs_readdir,
+        .readdirplus = vfs_readdirplus,
+        .releasedir = vfs_releasedir,
+        .fsyncdir = vfs_fsyncdir,
+        .statfs = vfs_statfs,
+        .setxattr = vfs_setxattr,
+        .getxattr = vfs_getxattr,
+        .listxattr = vfs_listxattr,
+        .removexattr = vfs_removexattr,
+        .access = vfs_access,
+        .create = vfs_create,
+        .fallocate = vfs_fallocate,
+        .copy_file_range = vfs_copy_file_range,
+        .lseek = vfs_lseek,
+};

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vfolderfs.h - the daemon's one context, reached from every FUSE operation
+ * through fuse_req_userdata(), and the operation table that ops.c exports to
+ * main.c.  Nothing in the context changes after the session is mounted
+ * except the inode table, which has its own lock.
+ */
+#pragma once
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "inode.h"
+#include "view.h"
+
+struct vfs_ctx {
+        struct view *view;
+        struct inode_table *inodes;
+        struct inode root;     /* the scratch directory; node id FUSE_ROOT_ID */
+        uid_t uid;             /* what every file appears owned by */
+        gid_t gid;
+        bool chown_on_create;  /* storage owner differs from our fsuid/fsgid */
+        uid_t storage_uid;
+        gid_t storage_gid;
+        double timeout;        /* entry and attribute cache, seconds */
+};
+
+extern const struct fuse_lowlevel_ops vfs_ops;

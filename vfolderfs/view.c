@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * view.c - builds the session view (folder nodes at their targets under the
+ * mount root, intermediate scratch directories for relative aliases) and
+ * answers the permission table of SPEC section 3.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "view.h"
+
+static size_t name_hash(int parent, const char *name)
+{
+        /* FNV-1a over the parent index and the name */
+        uint64_t h = 1469598103934665603ULL;
+
+        h = (h ^ (uint64_t)(unsigned)parent) * 1099511628211ULL;
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        return (size_t)(h ^ (h >> 29));
+}
+
+int view_child(const struct view *view, int parent, const char *name)
+{
+        size_t b = name_hash(parent, name) & (view->n_buckets - 1);
+
+        for (int i = view->buckets[b]; i >= 0; i = view->hnext[i]) {
+                const struct view_node *node = &view->nodes[i];
+
+                if (node->parent == parent && strcmp(node->name, name) == 0)
+                        return i;
+        }
+        return -1;
+}
+
+int view_check_permission(const struct view *view, int folder,
+                          enum view_op op)
+{
+        enum cat_perm perm;
+
+        if (folder == VIEW_SCRATCH || op == VIEW_OP_READ)
+                return 0;
+        if (folder < 0 || (size_t)folder >= view->n_folders)
+                return EIO;
+        perm = view->folders[folder].perm;
+        switch (op) {
+        case VIEW_OP_CHANGE:
+                return perm >= CAT_PERM_RW ? 0 : EROFS;
+        case VIEW_OP_REMOVE:
+                if (perm >= CAT_PERM_WD)
+                        return 0;
+                if (perm == CAT_PERM_RW)
+                        return view->rw_can_delete ? 0 : EPERM;
+                return EROFS;
+        case VIEW_OP_READ:
+                break;
+        }
+        return 0;
+}
+
+static int asprintf_err(char **reterr, const char *fmt, const char *a,
+                        int err)
+{
+        if (reterr) {
+                char *s = NULL;
+
+                if (asprintf(&s, fmt, a, strerror(err)) < 0)
+                        s = NULL;
+                *reterr = s;
+        }
+        return -err;
+}
+
+static int view_child_len(const struct view *view, int parent,
+                          const char *name, size_t len)
+{
+        char buf[len + 1];
+
+        memcpy(buf, name, len);
+        buf[len] = '\0';
+        return view_child(view, parent, buf);
+}
+
+static int hash_grow(struct view *view, size_t nb)
+{
+        int *buckets = malloc(nb * sizeof(int));
+
+        if (!buckets)
+                return -ENOMEM;
+        for (size_t i = 0; i < nb; i++)
+                buckets[i] = -1;
+        for (size_t i = 1; i < view->n_nodes; i++) {
+                const struct view_node *node = &view->nodes[i];
+                size_t b = name_hash(node->parent, node->name) & (nb - 1);
+
+                view->hnext[i] = buckets[b];
+                buckets[b] = (int)i;
+        }
+        free(view->buckets);
+        view->buckets = buckets;
+        view->n_buckets = nb;
+        return 0;
+}
+
+/*
+ * Append a node, link it under its parent and into the name hash; returns
+ * its index or -ENOMEM.
+ */
+static int node_add(struct view *view, size_t *cap, const char *name,
+                    size_t len, enum view_node_kind kind, int parent)
+{
+        struct view_node *node;
+        int idx;
+
+        if (view->n_nodes == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 16;
+                struct view_node *n = realloc(view->nodes, ncap * sizeof(*n));
+                int *h;
+
+                if (!n)
+                        return -ENOMEM;
+                view->nodes = n;
+                h = realloc(view->hnext, ncap * sizeof(*h));
+                if (!h)
+                        return -ENOMEM;
+                view->hnext = h;
+                *cap = ncap;
+        }
+        node = &view->nodes[view->n_nodes];
+        memset(node, 0, sizeof(*node));
+        node->name = strndup(name, len);
+        if (!node->name)
+                return -ENOMEM;
+        node->kind = kind;
+        node->parent = parent;
+        node->first_child = -1;
+        node->next_sibling = -1;
+        node->folder = -1;
+        idx = (int)view->n_nodes++;
+        view->hnext[idx] = -1;
+        if (parent < 0)
+                return idx;
+        node->next_sibling = view->nodes[parent].first_child;
+        view->nodes[parent].first_child = idx;
+        if (view->n_nodes * 2 > view->n_buckets) {
+                int r = hash_grow(view, view->n_buckets ?
+                                        view->n_buckets * 4 : 64);
+
+                if (r < 0)
+                        return r;
+        } else {
+                size_t b = name_hash(parent, node->name) &
+                           (view->n_buckets - 1);
+
+                view->hnext[idx] = view->buckets[b];
+                view->buckets[b] = idx;
+        }
+        return idx;
+}
+
+/*
+ * Create (or reuse) the scratch directory for an intermediate node, never
+ * following a symlink, and record its identity.
+ */
+static int make_scratch_dir(int parent_fd, const char *name, uid_t uid,
+                            gid_t gid, int *ret_fd, struct stat *ret_st)
+{
+        int fd;
+
+        if (mkdirat(parent_fd, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(parent_fd, name,
+                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (uid != (uid_t)-1 &&
+            fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        if (fstat(fd, ret_st) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/*
+ * Lay out one folder whose target is inside CAT_HOME: walk the relative
+ * path, creating directory nodes for every component but the last.
+ */
+static int place_folder(struct view *view, size_t *cap, int scratch_fd,
+                        size_t folder, uid_t uid, gid_t gid, char **reterr)
+{
+        const char *target = view->folders[folder].target;
+        const char *rel = target + strlen(CAT_HOME);
+        int parent = VIEW_ROOT;
+        int parent_fd = scratch_fd;
+        int r = 0;
+
+        while (*rel == '/')
+                rel++;
+        for (;;) {
+                const char *slash = strchr(rel, '/');
+                size_t len = slash ? (size_t)(slash - rel) : strlen(rel);
+                int idx;
+
+                if (len == 0) {
+                        r = -EINVAL;
+                        if (reterr && asprintf(reterr, "bad target '%s'",
+                                               target) < 0)
+                                *reterr = NULL;
+                        break;
+                }
+                idx = view_child_len(view, parent, rel, len);
+                if (!slash) {
+                        if (idx >= 0) {
+                                r = -EINVAL;
+                                if (reterr && asprintf(reterr,
+                                            "target '%s' is used twice",
+                                            target) < 0)
+                                        *reterr = NULL;
+                                break;
+                        }
+                        idx = node_add(view, cap, rel, len, VIEW_NODE_FOLDER,
+                                       parent);
+                        if (idx < 0) {
+                                r = idx;
+                                break;
+                        }
+                        view->nodes[idx].folder = (int)folder;
+                        view->folders[folder].node = idx;
+                        break;
+                }
+                if (idx >= 0 && view->nodes[idx].kind != VIEW_NODE_DIR) {
+                        r = -EINVAL;
+                        if (reterr && asprintf(reterr,
+                                    "target '%s' is nested in another folder",
+                                    target) < 0)
+                                *reterr = NULL;
+                        break;
+                }
+                {
+                        char name[len + 1];
+                        struct stat st;
+                        int fd = -1;
+
+                        memcpy(name, rel, len);
+                        name[len] = '\0';
+                        r = make_scratch_dir(parent_fd, name, uid, gid, &fd,
+                                             &st);
+                        if (r < 0) {
+                                asprintf_err(reterr,
+                                             "cannot create scratch directory '%s': %s",
+                                             name, -r);
+                                break;
+                        }
+                        if (parent_fd != scratch_fd)
+                                close(parent_fd);
+                        parent_fd = fd;
+                        if (idx < 0) {
+                                idx = node_add(view, cap, rel, len,
+                                               VIEW_NODE_DIR, parent);
+                                if (idx < 0) {
+                                        r = idx;
+                                        break;
+                                }
+                                view->nodes[idx].dev = st.st_dev;
+                                view->nodes[idx].ino = st.st_ino;
+                        }
+                }
+                parent = idx;
+                rel = slash + 1;
+        }
+        if (parent_fd != scratch_fd)
+                close(parent_fd);
+        return r;
+}
+
+int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
+               bool rw_can_delete, uid_t chown_uid, gid_t chown_gid,
+               struct view **ret_view, char **reterr)
+{
+        struct view *view;
+        struct stat st;
+        size_t cap = 0;
+        int r;
+
+        view = calloc(1, sizeof(*view));
+        if (!view)
+                return -ENOMEM;
+        view->rw_can_delete = rw_can_delete;
+        view->folders = calloc(n ? n : 1, sizeof(*view->folders));
+        if (!view->folders) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (fstat(scratch_fd, &st) < 0) {
+                r = asprintf_err(reterr, "cannot stat scratch%s: %s", "",
+                                 errno);
+                goto fail;
+        }
+        r = node_add(view, &cap, "", 0, VIEW_NODE_DIR, -1);
+        if (r < 0)
+                goto fail;
+        view->nodes[VIEW_ROOT].dev = st.st_dev;
+        view->nodes[VIEW_ROOT].ino = st.st_ino;
+        r = hash_grow(view, 64);
+        if (r < 0)
+                goto fail;
+
+        for (size_t i = 0; i < n; i++) {
+                struct view_folder *f = &view->folders[i];
+                struct stat bst;
+
+                view->n_folders = i + 1;
+                f->node = -1;
+                f->name = strdup(mounts[i].folder_name);
+                f->target = strdup(mounts[i].target);
+                f->backing_path = strdup(mounts[i].backing_path ?
+                                         mounts[i].backing_path : "");
+                if (!f->name || !f->target || !f->backing_path) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                f->perm = mounts[i].permission;
+                f->quota_bytes = mounts[i].quota_bytes;
+                if (stat(f->backing_path, &bst) < 0)
+                        f->backing_errno = errno;
+                else if (!S_ISDIR(bst.st_mode))
+                        f->backing_errno = ENOTDIR;
+                else
+                        f->backing_ino = bst.st_ino;
+                if (!cat_target_in_home(f->target))
+                        continue;
+                r = place_folder(view, &cap, scratch_fd, i, chown_uid,
+                                 chown_gid, reterr);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret_view = view;
+        return 0;
+fail:
+        view_free(view);
+        return r;
+}
+
+void view_free(struct view *view)
+{
+        if (!view)
+                return;
+        for (size_t i = 0; i < view->n_folders; i++) {
+                free(view->folders[i].name);
+                free(view->folders[i].target);
+                free(view->folders[i].backing_path);
+        }
+        free(view->folders);
+        for (size_t i = 0; i < view->n_nodes; i++)
+                free(view->nodes[i].name);
+        free(view->nodes);
+        free(view->buckets);
+        free(view->hnext);
+        free(view);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * view.h - the session view: which folder appears where under the mount
+ * root, and the permission table of SPEC section 3.
+ *
+ * The view is built once at start from the catalog's mounts and is then
+ * read-only, so every function here is thread-safe after view_build().  It
+ * is a small tree of nodes: directory nodes are real directories in the
+ * session's scratch (the root, and the intermediate directories of relative
+ * aliases such as "a" for "a/b"); folder nodes are the folders themselves,
+ * synthesized by lookup and readdir in their parent directory node.  Every
+ * inode of the daemon carries a folder index (or VIEW_SCRATCH), so a
+ * permission check is an array index.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "catalog.h"
+
+/* Folder index of everything in the scratch area. */
+#define VIEW_SCRATCH (-1)
+/* View node index of the mount root. */
+#define VIEW_ROOT 0
+
+enum view_op {
+        VIEW_OP_READ,   /* read, stat, readdir, readlink, getxattr, listxattr */
+        VIEW_OP_CHANGE, /* create, mkdir, write, truncate, chmod, utimens,
+                         * symlink, link, setxattr, rename to a new name */
+        VIEW_OP_REMOVE, /* unlink, rmdir, rename replacing an entry,
+                         * removexattr */
+};
+
+struct view_folder {
+        char *name;
+        char *target;       /* absolute path in the session */
+        char *backing_path; /* backing directory on the storage host */
+        enum cat_perm perm;
+        int64_t quota_bytes;
+        int node;           /* its view node, or -1 when not under the mount */
+        ino_t backing_ino;  /* st_ino of the backing directory at start, 0 if
+                             * it could not be stat'ed (backing_errno set) */
+        int backing_errno;
+};
+
+enum view_node_kind {
+        VIEW_NODE_DIR,    /* a real directory in scratch */
+        VIEW_NODE_FOLDER, /* a folder's root */
+};
+
+struct view_node {
+        char *name;        /* component name in the parent ("" for the root) */
+        enum view_node_kind kind;
+        int parent;        /* node index, -1 for the root */
+        int first_child;   /* node index or -1 */
+        int next_sibling;  /* node index or -1 */
+        int folder;        /* VIEW_NODE_FOLDER: folder index */
+        dev_t dev;         /* VIEW_NODE_DIR: identity of the scratch dir */
+        ino_t ino;
+};
+
+struct view {
+        struct view_folder *folders;
+        size_t n_folders;
+        struct view_node *nodes;
+        size_t n_nodes;
+        bool rw_can_delete;
+        /* hash of (parent node, name) -> node index, chained through hnext */
+        int *buckets;
+        int *hnext;
+        size_t n_buckets;
+};
+
+/*
+ * Build the view for mounts (as returned by cat_session_start()).  Folders
+ * whose target is inside CAT_HOME get a node at their path relative to
+ * CAT_HOME; the intermediate directories are created in scratch (relative
+ * to scratch_fd, an O_PATH fd of the scratch directory, never following
+ * symlinks) with mode 0755 and, when chown_uid is not (uid_t)-1, chowned to
+ * chown_uid:chown_gid.  Folders outside CAT_HOME are recorded with node -1.
+ * Each backing directory is stat'ed once (backing_ino / backing_errno).
+ * Returns 0, or a negative errno with a reason in *reterr.
+ */
+int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
+               bool rw_can_delete, uid_t chown_uid, gid_t chown_gid,
+               struct view **ret_view, char **reterr);
+void view_free(struct view *view);
+
+/*
+ * The node named name inside directory node parent, or -1.  Thread-safe.
+ */
+int view_child(const struct view *view, int parent, const char *name);
+
+/*
+ * Whether operation op is allowed in folder (a folder index or
+ * VIEW_SCRATCH): 0, or the positive errno the caller must get (EROFS,
+ * EPERM).  Thread-safe, no allocation.
+ */
+int view_check_permission(const struct view *view, int folder,
+                          enum view_op op);
