@@ -12,8 +12,8 @@
  * Conventions:
  *  - Functions return 0 on success or a negative errno.  On failure, when
  *    reterr is not NULL, *reterr receives a malloc'd one-line explanation
- *    (lowercase, no final period) which the caller frees; on success reterr
- *    and every ret_ out-parameter are left untouched on failure.
+ *    (lowercase, no final period) which the caller frees.  On success
+ *    *reterr is left untouched; on failure every ret_ out-parameter is.
  *  - Records (struct cat_folder, ...) returned through ret_ parameters are
  *    owned by the caller and released with the matching *_free function,
  *    which accepts NULL.
@@ -400,8 +400,10 @@ int cat_folder_clone(cat_catalog *cat, const char *ref, const char *new_name,
                      char **reterr);
 /*
  * Share with user at perm (replacing an existing grant).  Refused: automount
- * folders (-EINVAL), the owner or a member of the owning project of a user
- * folder (-EINVAL), a name clash for user (-EEXIST).
+ * folders (-EINVAL), the owner of a user folder (-EINVAL), a name clash for
+ * user (-EEXIST).  On a project folder, a grant to a member of the project
+ * is that member's per-user permission, replacing the folder's permission
+ * for them (SPEC section 2); it is removed with their membership.
  */
 int cat_folder_share(cat_catalog *cat, const char *ref, const char *user,
                      enum cat_perm perm, char **reterr);

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * catalog-private.h - definitions shared by the catalog library's own files
+ * and never by its users: the opaque handle, the mapping of SQLite result
+ * codes to errno, reterr helpers, transactions with bounded retries, the SQL
+ * that computes who may see which folder, and the safe file-tree helpers of
+ * fsutil.c.
+ */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "catalog.h"
+
+struct cat_catalog {
+        sqlite3 *db;
+        char *path;
+        bool read_only;
+};
+
+/* The schema version written by this library (see catalog.c). */
+#define CAT_SCHEMA_VERSION 2
+/* PRAGMA application_id of a catalog: "vfld". */
+#define CAT_APPLICATION_ID 0x76666c64
+
+/*
+ * One row per (user, folder) the user can access, with the effective
+ * permission as text: owner of a user folder, member of the owning project
+ * (a per-user grant replaces the folder's permission), or grantee.  Used as
+ * a common table expression: "WITH " CAT_ACCESS_CTE " SELECT ...".
+ */
+#define CAT_ACCESS_CTE                                                        \
+        "access(user_id, folder_id, permission) AS ("                         \
+        " SELECT f.owner_id, f.id, f.permission FROM folders f"               \
+        "  WHERE f.owner_type = 'user'"                                       \
+        " UNION ALL"                                                          \
+        " SELECT m.user_id, f.id, COALESCE((SELECT g.permission FROM grants g"\
+        "   WHERE g.folder_id = f.id AND g.user_id = m.user_id), f.permission)"\
+        "  FROM folders f JOIN members m ON m.project_id = f.owner_id"        \
+        "  WHERE f.owner_type = 'project'"                                    \
+        " UNION ALL"                                                          \
+        " SELECT g.user_id, g.folder_id, g.permission FROM grants g"          \
+        "  JOIN folders f ON f.id = g.folder_id"                              \
+        "  WHERE NOT (f.owner_type = 'user' AND f.owner_id = g.user_id)"      \
+        "    AND NOT (f.owner_type = 'project' AND EXISTS (SELECT 1 FROM"     \
+        "     members m WHERE m.project_id = f.owner_id"                      \
+        "     AND m.user_id = g.user_id)))"
+
+/* Columns read by cat_folder_from_row(), for "FROM folders f". */
+#define CAT_FOLDER_COLUMNS                                                    \
+        "f.id, f.name, f.host, f.owner_type, f.owner_id,"                     \
+        " CASE f.owner_type WHEN 'user' THEN"                                 \
+        "  (SELECT name FROM users WHERE id = f.owner_id)"                    \
+        "  ELSE (SELECT name FROM projects WHERE id = f.owner_id) END,"       \
+        " f.usage_mode, f.permission, f.cloneable, f.quota_bytes, f.status,"  \
+        " f.created_at, f.updated_at"
+#define CAT_FOLDER_NCOLUMNS 13
+
+/* catalog.c: errors. */
+int cat_errno_from_sqlite(int rc, int sys_errno);
+int cat_err(char **reterr, int r, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+int cat_sql_err(cat_catalog *cat, char **reterr, int rc, const char *what);
+int cat_oom(char **reterr);
+
+/* catalog.c: statements and transactions. */
+int cat_prepare(cat_catalog *cat, const char *sql, sqlite3_stmt **ret_stmt,
+                char **reterr);
+int cat_exec(cat_catalog *cat, const char *sql, char **reterr);
+int cat_begin(cat_catalog *cat, char **reterr);
+int cat_commit(cat_catalog *cat, char **reterr);
+void cat_rollback(cat_catalog *cat);
+int64_t cat_now(void);
+void cat_uuid_new(char out[CAT_UUID_STRLEN]);
+bool cat_uuid_valid(const char *s);
+char *cat_column_strdup(sqlite3_stmt *stmt, int col);
+void cat_copy_id(char dst[CAT_UUID_STRLEN], sqlite3_stmt *stmt, int col);
+
+/* entities.c: lookups used by the other files. */
+int cat_user_lookup(cat_catalog *cat, const char *ref,
+                    char ret_id[CAT_UUID_STRLEN], char **ret_name,
+                    char **reterr);
+int cat_project_lookup(cat_catalog *cat, const char *ref,
+                       char ret_id[CAT_UUID_STRLEN], char **ret_name,
+                       char **reterr);
+int cat_host_root(cat_catalog *cat, const char *name, char **ret_root,
+                  char **reterr);
+
+/* folders.c: internal helpers used by sessions.c and fsck.c. */
+int cat_folder_from_row(sqlite3_stmt *stmt, int col0,
+                        struct cat_folder *ret);
+void cat_folder_release(struct cat_folder *folder);
+int cat_folder_resolve_id(cat_catalog *cat, const char *ref,
+                          const char *user_id, struct cat_folder *ret,
+                          char **reterr);
+int cat_user_mountable(cat_catalog *cat, const char *user_id,
+                       struct cat_folder **ret_folders, size_t *ret_n,
+                       char **reterr);
+int cat_effective_by_id(cat_catalog *cat, const char *folder_id,
+                        const char *user_id, enum cat_perm *ret_perm,
+                        char **reterr);
+
+/* sessions.c */
+int cat_session_end_internal(cat_catalog *cat, const char *id,
+                             char **reterr);
+
+/* fsutil.c: file trees, never following symlinks. */
+int cat_mkdir_p(const char *path, mode_t mode);
+int cat_tree_remove(const char *path);
+int cat_tree_copy(const char *src, const char *dst);
+int cat_tree_usage(const char *path, int64_t *ret_bytes, int64_t *ret_files);
