@@ -1,0 +1,426 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# files.sh - the folder explorer `files ls/mkdir/put/get/rm/mv` (SPEC section
+# 6): operations inside a folder, containment (no '..' escape, no symlink
+# escape to /, to another folder's backing directory or through a relative
+# ../ chain; a sentinel tree outside is compared byte for byte), a directory
+# of 100,000 entries, and the --user permission (ro, rw, wd) of SPEC section 3.
+source "$(dirname "$0")/lib.sh"
+
+# alice owns "data" ($ID, $DIR); bob owns "bobs" ($BDIR) holding bsecret;
+# $T/outside holds a sentinel file "secret" next to the host root.
+_setup() {
+        setup_catalog
+        add_users alice bob
+        ID=$(mkfolder --user alice data)
+        DIR=$(backing_dir "$ID")
+        BID=$(mkfolder --user bob bobs)
+        BDIR=$(backing_dir "$BID")
+        echo "bob's secret" >"$BDIR/bsecret"
+        mkdir -p "$T/outside"
+        echo "outside secret" >"$T/outside/secret"
+        echo "local content" >"$T/in.txt"
+        _tree "$T/outside" >"$T/.outside.before"
+        _tree "$BDIR" >"$T/.bobs.before"
+}
+
+# _tree DIR: names, types, sizes, link targets and checksums of a tree.
+_tree() {
+        (cd "$1" && find . -printf '%p %y %s %l\n' | sort &&
+                find . -type f -print0 | sort -z | xargs -0 -r md5sum)
+}
+
+# _outside_unchanged: nothing outside alice's folder was written or removed.
+_outside_unchanged() {
+        _tree "$T/outside" >"$T/.outside.now"
+        cmp -s "$T/.outside.before" "$T/.outside.now" ||
+                fail "the tree outside the folder changed" "$(tr '\n' '|' <"$T/.outside.before")" "$(tr '\n' '|' <"$T/.outside.now")"
+        _tree "$BDIR" >"$T/.bobs.now"
+        cmp -s "$T/.bobs.before" "$T/.bobs.now" ||
+                fail "another folder's backing directory changed" "$(tr '\n' '|' <"$T/.bobs.before")" "$(tr '\n' '|' <"$T/.bobs.now")"
+}
+
+# _names: entry names of a `files ls --json` on $OUT, sorted, comma-joined.
+_names() { jqo 'map(.name) | sort | join(",")'; }
+
+# _ls_does_not_reveal PATH NAME...: `files ls data PATH` fails, or lists
+# only the entry itself: never the names inside the target.
+_ls_does_not_reveal() {
+        local path=$1 n
+        shift
+        adm --json files ls data "$path"
+        if [[ $RC -ne 0 ]]; then
+                _check_error_shape
+                return
+        fi
+        for n in "$@"; do
+                assert_not_contains "\"$n\"" "$OUT" "listing through '$path'"
+        done
+}
+
+# _get_fails PATH: `files get` fails; neither the local file nor stdout
+# carries anything.
+_get_fails() {
+        fails files get data "$1" "$T/got"
+        assert_absent "$T/got"
+        fails files get data "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Operations.
+
+put_then_get_round_trips_binary_content() {
+        _setup
+        head -c 200000 /dev/urandom >"$T/in.bin"
+        ok files put data "$T/in.bin"
+        cmp -s "$T/in.bin" "$DIR/in.bin" || fail "stored bytes differ" "in.bin stored" "$(ls -l "$DIR")"
+        ok files get data in.bin "$T/back.bin"
+        cmp -s "$T/in.bin" "$T/back.bin" || fail "fetched bytes differ" "same bytes" "$(ls -l "$T/back.bin")"
+}
+
+put_stores_at_the_given_path() {
+        _setup
+        mkdir "$DIR/sub"
+        ok files put data "$T/in.txt" sub/x.txt
+        assert_file_content "$DIR/sub/x.txt" "local content"
+        assert_absent "$DIR/in.txt"
+}
+
+put_over_an_existing_file_needs_force() {
+        _setup
+        echo old >"$DIR/in.txt"
+        fails files put data "$T/in.txt"
+        assert_file_content "$DIR/in.txt" old
+        ok files put data "$T/in.txt" --force
+        assert_file_content "$DIR/in.txt" "local content"
+}
+
+get_without_local_writes_to_stdout() {
+        _setup
+        echo hello >"$DIR/h"
+        ok files get data h
+        assert_eq hello "$OUT"
+}
+
+get_of_missing_file_fails() {
+        _setup
+        _get_fails nosuch
+}
+
+ls_lists_files_directories_and_symlinks_with_sizes() {
+        _setup
+        printf 12345 >"$DIR/f"
+        mkdir "$DIR/d"
+        ln -s f "$DIR/l"
+        ok --json files ls data
+        assert_jq 'length' 3 "entries"
+        assert_jq 'map(keys) | unique' "[$FILE_KEYS]"
+        assert_jq 'sort_by(.name) | map([.name, .type])' '[["d","dir"],["f","file"],["l","symlink"]]'
+        assert_jq 'map(select(.name == "f") | .size)' '[5]'
+}
+
+ls_of_subdirectory_lists_its_entries() {
+        _setup
+        mkdir -p "$DIR/a/b"
+        touch "$DIR/a/x" "$DIR/a/y"
+        ok --json files ls data a
+        assert_eq "b,x,y" "$(_names)"
+        ok --json files ls data /a
+        assert_eq "b,x,y" "$(_names)" "a leading / names the folder root"
+}
+
+ls_table_has_a_header_and_one_line_per_entry() {
+        _setup
+        touch "$DIR/one" "$DIR/two"
+        ok files ls data
+        assert_eq 3 "$(wc -l <"$T/.out")" "lines of the table"
+        assert_match 'NAME' "$(head -1 "$T/.out")" "header"
+}
+
+ls_of_missing_path_fails() {
+        _setup
+        fails files ls data nosuch
+}
+
+mkdir_creates_a_directory() {
+        _setup
+        ok files mkdir data newdir
+        assert_dir "$DIR/newdir"
+        ok files mkdir data newdir/inner
+        assert_dir "$DIR/newdir/inner"
+}
+
+mkdir_of_existing_directory_fails() {
+        _setup
+        mkdir "$DIR/d"
+        fails files mkdir data d
+}
+
+rm_removes_a_file() {
+        _setup
+        echo x >"$DIR/f"
+        ok files rm data f
+        assert_absent "$DIR/f"
+}
+
+rm_of_a_directory_needs_r() {
+        _setup
+        mkdir -p "$DIR/d/e"
+        echo x >"$DIR/d/e/f"
+        fails files rm data d
+        assert_exists "$DIR/d/e/f"
+        ok files rm data d -r
+        assert_absent "$DIR/d"
+        assert_dir "$DIR"
+}
+
+rm_of_missing_file_fails() {
+        _setup
+        fails files rm data nosuch
+}
+
+rm_r_of_the_folder_root_is_refused() {
+        _setup
+        echo x >"$DIR/f"
+        fails files rm data / -r
+        assert_file_content "$DIR/f" x
+        fails files rm data . -r
+        assert_file_content "$DIR/f" x
+}
+
+mv_renames_within_the_folder() {
+        _setup
+        echo x >"$DIR/a"
+        mkdir "$DIR/sub"
+        ok files mv data a b
+        assert_absent "$DIR/a"
+        assert_file_content "$DIR/b" x
+        ok files mv data b sub/c
+        assert_file_content "$DIR/sub/c" x
+}
+
+# ---------------------------------------------------------------------------
+# Containment.  $DIR is <root>/user-X/aa/bb/rest, so ../../../../../ is $T.
+
+dotdot_escape_is_refused_for_get() {
+        _setup
+        _get_fails ../../../../../outside/secret
+        _get_fails sub/../../../../../../outside/secret
+        _outside_unchanged
+}
+
+dotdot_escape_is_refused_for_ls() {
+        _setup
+        fails files ls data ../../../../../outside
+        fails files ls data ..
+        _outside_unchanged
+}
+
+dotdot_escape_is_refused_for_put_mkdir_rm_mv() {
+        _setup
+        echo x >"$DIR/inner"
+        fails files put data "$T/in.txt" ../../../../../outside/new-put
+        fails files put data "$T/in.txt" ../../../../../outside/secret --force
+        fails files mkdir data ../../../../../outside/new-dir
+        fails files rm data ../../../../../outside/secret
+        fails files rm data ../../../../../outside -r
+        fails files mv data ../../../../../outside/secret stolen
+        fails files mv data inner ../../../../../outside/new-mv
+        assert_absent "$DIR/stolen"
+        _outside_unchanged
+}
+
+absolute_path_is_taken_inside_the_folder() {
+        _setup
+        _get_fails /etc/hostname
+        mkdir "$DIR/etc"
+        echo mine >"$DIR/etc/hostname"
+        ok files get data /etc/hostname
+        assert_eq mine "$OUT"
+}
+
+symlink_to_root_is_not_followed() {
+        _setup
+        ln -s / "$DIR/root"
+        _get_fails root/etc/hostname
+        _ls_does_not_reveal root etc proc usr
+        fails files put data "$T/in.txt" root/tmp/new-through-root
+        fails files mkdir data root/tmp/new-dir-through-root
+        assert_absent /tmp/new-through-root
+        assert_absent /tmp/new-dir-through-root
+        _outside_unchanged
+}
+
+symlink_to_another_folders_backing_directory_is_not_followed() {
+        _setup
+        ln -s "$BDIR" "$DIR/peek"
+        _get_fails peek/bsecret
+        _ls_does_not_reveal peek bsecret
+        fails files put data "$T/in.txt" peek/new-put
+        fails files mkdir data peek/new-dir
+        fails files rm data peek/bsecret
+        fails files mv data peek/bsecret stolen
+        assert_absent "$DIR/stolen"
+        _outside_unchanged
+}
+
+relative_symlink_chain_out_of_the_folder_is_not_followed() {
+        _setup
+        mkdir "$DIR/a"
+        ln -s ../../../../../../outside "$DIR/a/out"
+        ln -s a/out "$DIR/hop"
+        _get_fails a/out/secret
+        _get_fails hop/secret
+        _ls_does_not_reveal a/out secret
+        _ls_does_not_reveal hop secret
+        fails files put data "$T/in.txt" hop/new-put
+        fails files mkdir data hop/new-dir
+        fails files rm data hop/secret
+        fails files mv data hop/secret stolen
+        _outside_unchanged
+}
+
+final_symlink_to_outside_file_is_neither_read_nor_written_through() {
+        _setup
+        ln -s "$T/outside/secret" "$DIR/abs"
+        ln -s ../../../../../outside/secret "$DIR/rel"
+        _get_fails abs
+        _get_fails rel
+        adm files put data "$T/in.txt" abs --force
+        adm files put data "$T/in.txt" rel --force
+        _outside_unchanged
+}
+
+rm_of_a_symlink_removes_the_link_not_its_target() {
+        _setup
+        ln -s "$T/outside" "$DIR/out"
+        ok files rm data out
+        assert_absent "$DIR/out"
+        ln -s "$T/outside" "$DIR/out"
+        ok files rm data out -r
+        assert_absent "$DIR/out"
+        _outside_unchanged
+}
+
+rm_r_does_not_follow_symlinks_inside_the_tree() {
+        _setup
+        mkdir -p "$DIR/d/e"
+        ln -s "$T/outside" "$DIR/d/abs"
+        ln -s ../../../../../../../outside "$DIR/d/e/rel"
+        ln -s "$BDIR" "$DIR/d/bob"
+        ok files rm data d -r
+        assert_absent "$DIR/d"
+        _outside_unchanged
+}
+
+# ---------------------------------------------------------------------------
+# Scale.
+
+ls_of_a_directory_with_100000_entries_lists_them_all() {
+        _setup
+        mkdir "$DIR/big"
+        python3 -c '
+import os, sys
+d = sys.argv[1]
+for i in range(100000):
+    os.close(os.open(os.path.join(d, "e%06d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+' "$DIR/big"
+        CMD_TIMEOUT=50 ok --json files ls data big
+        assert_jq 'length' 100000 "entries listed"
+        assert_jq 'map(.name) | unique | length' 100000 "distinct names"
+        assert_jq '[.[] | select(.name | test("^e[0-9]{6}$") | not)] | length' 0 "unexpected names"
+}
+
+# ---------------------------------------------------------------------------
+# Permission of --user.
+
+_share() { # PERM: share alice's data with bob at PERM; a file and a dir in it
+        _setup
+        echo keep >"$DIR/f"
+        mkdir "$DIR/d"
+        echo other >"$DIR/g"
+        ok folder share data bob --permission "$1"
+        _tree "$DIR" >"$T/.data.before"
+}
+
+_data_unchanged() {
+        _tree "$DIR" >"$T/.data.now"
+        cmp -s "$T/.data.before" "$T/.data.now" ||
+                fail "the folder changed" "$(tr '\n' '|' <"$T/.data.before")" "$(tr '\n' '|' <"$T/.data.now")"
+}
+
+read_only_user_can_list_and_get() {
+        _share ro
+        ok --json files ls data --user bob
+        assert_eq "d,f,g" "$(_names)"
+        ok files get data f --user bob
+        assert_eq keep "$OUT"
+}
+
+read_only_user_cannot_mkdir_put_rm_or_mv() {
+        _share ro
+        fails files mkdir data newdir --user bob
+        fails files put data "$T/in.txt" --user bob
+        fails files put data "$T/in.txt" f --force --user bob
+        fails files rm data f --user bob
+        fails files rm data d -r --user bob
+        fails files mv data f renamed --user bob
+        _data_unchanged
+}
+
+read_write_user_can_mkdir_put_and_rename_to_a_new_name() {
+        _share rw
+        ok files mkdir data newdir --user bob
+        assert_dir "$DIR/newdir"
+        ok files put data "$T/in.txt" --user bob
+        assert_file_content "$DIR/in.txt" "local content"
+        ok files mv data f renamed --user bob
+        assert_file_content "$DIR/renamed" keep
+        assert_absent "$DIR/f"
+}
+
+read_write_user_cannot_remove_or_replace() {
+        _share rw
+        fails files rm data f --user bob
+        fails files rm data d --user bob
+        fails files rm data d -r --user bob
+        fails files mv data f g --user bob
+        _data_unchanged
+}
+
+read_write_delete_user_can_remove_and_replace() {
+        _share wd
+        ok files rm data f --user bob
+        assert_absent "$DIR/f"
+        ok files rm data d -r --user bob
+        assert_absent "$DIR/d"
+        echo new >"$DIR/n"
+        ok files mv data n g --user bob
+        assert_file_content "$DIR/g" new
+        assert_absent "$DIR/n"
+}
+
+owner_of_read_only_folder_cannot_write_with_user() {
+        _setup
+        ok folder set data --permission ro
+        fails files mkdir data newdir --user alice
+        fails files put data "$T/in.txt" --user alice
+        assert_absent "$DIR/newdir"
+        assert_absent "$DIR/in.txt"
+        ok files mkdir data newdir
+        assert_dir "$DIR/newdir"
+}
+
+files_of_a_trashed_folder_can_be_listed_but_not_changed() {
+        _setup
+        echo x >"$DIR/f"
+        ok folder delete data
+        ok --json files ls data
+        assert_eq f "$(_names)"
+        fails files put data "$T/in.txt"
+        fails files rm data f
+        assert_absent "$DIR/in.txt"
+        assert_file_content "$DIR/f" x
+}
+
+run_tests files "$@"

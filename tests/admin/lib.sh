@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# lib.sh - shared helpers for the command-level tests of vfolderfs-admin.
+#
+# A test script sources this file, defines its test cases as functions named
+# like sentences of behaviour (`name() {` at the start of a line; helpers that
+# are not cases start with an underscore) and ends with `run_tests NAME`.
+# Each case runs in its own subshell with a fresh temporary directory $T
+# holding the catalog $CAT and a storage host root $ROOT; the directory is
+# removed after the case and, by trap, when the script is interrupted.  An
+# assertion that fails prints what was expected and what came, then ends the
+# case.  The runner prints "ok N name" / "not ok N name" and a final line
+# "admin-NAME: P passed, F failed", and exits 1 if anything failed.
+#
+# The binary under test is $VFOLDERFS_ADMIN (meson sets it), by default
+# build/tools/vfolderfs-admin relative to the source tree.  Run one script by
+# hand with `bash tests/admin/names.sh [REGEX]` to run only matching cases.
+
+set -u
+export LC_ALL=C
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ADMIN=${VFOLDERFS_ADMIN:-$TESTS_DIR/../../build/tools/vfolderfs-admin}
+# Longest a single admin command may take before it counts as hung.
+CMD_TIMEOUT=${CMD_TIMEOUT:-30}
+HOSTNAME_NOW=$(hostname)
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+ERR_RE="^vfolderfs-admin: .+: .+[^.]\$"
+
+# Every JSON field SPEC section 6 names, sorted as `jq keys` sorts them.
+FOLDER_KEYS='["cloneable","created_at","host","id","name","owner","owner_type","permission","quota_bytes","status","updated_at","usage_mode"]'
+SESSION_KEYS='["ended_at","hostname","id","mountpoint","pid","started_at","user"]'
+MOUNT_KEYS='["folder","name","permission","session","target"]'
+FILE_KEYS='["mtime","name","size","type"]'
+HOST_KEYS='["name","root"]'
+USER_KEYS='["gid","name","uid"]'
+
+# ---------------------------------------------------------------------------
+# Failing.
+
+# fail WHAT [EXPECTED GOT]: report where the case failed and end it.  The
+# report goes to stderr and a marker file, so that a failure inside a command
+# substitution still fails the case (which is then stopped).
+fail() {
+        local i=1
+        # Walk up to the first frame that is not in this file: the case line.
+        while [[ ${BASH_SOURCE[$i]:-} == "${BASH_SOURCE[0]}" ]]; do
+                i=$((i + 1))
+        done
+        {
+        echo "# FAIL ${BASH_SOURCE[$i]##*/}:${BASH_LINENO[$((i - 1))]} in ${FUNCNAME[$i]:-?}: $1"
+        if [[ $# -ge 3 ]]; then
+                echo "#   expected: $2"
+                echo "#   got:      $3"
+        fi
+        if [[ -n ${LAST_CMD:-} ]]; then
+                echo "#   last command: $LAST_CMD"
+                echo "#   exit status: ${RC:-?}"
+                echo "#   stdout: $(head -c 2000 "$T/.out" 2>/dev/null | sed '2,$s/^/#           /')"
+                echo "#   stderr: $(head -c 2000 "$T/.err" 2>/dev/null | sed '2,$s/^/#           /')"
+        fi
+        } >&2
+        touch "$T/.failed"
+        if [[ $BASHPID != "${CASE_PID:-$BASHPID}" ]]; then
+                kill -TERM "$CASE_PID" 2>/dev/null
+        fi
+        exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Running the tool.  Every run leaves $RC, $OUT and $ERR (and $T/.out, $T/.err).
+
+# adm ARGS...: run vfolderfs-admin on the case's catalog; never fails itself.
+adm() {
+        adm_raw --catalog "$CAT" "$@"
+}
+
+# adm_raw ARGS...: run vfolderfs-admin with exactly these arguments.
+adm_raw() {
+        LAST_CMD="vfolderfs-admin $(printf '%q ' "$@")"
+        timeout -k 5 "$CMD_TIMEOUT" "$ADMIN" "$@" >"$T/.out" 2>"$T/.err" </dev/null
+        RC=$?
+        OUT=$(cat "$T/.out")
+        ERR=$(cat "$T/.err")
+        [[ $RC -ne 124 && $RC -ne 137 ]] || fail "command hung (killed after ${CMD_TIMEOUT}s)"
+        [[ $RC -lt 128 ]] || fail "command died of signal $((RC - 128))"
+        return 0
+}
+
+# ok ARGS...: the command succeeds (exit 0).
+ok() {
+        adm "$@"
+        [[ $RC -eq 0 ]] || fail "command failed" "exit 0" "exit $RC: $ERR"
+}
+
+# fails ARGS...: the command fails as SPEC says errors fail: exit 1, nothing
+# on stdout, exactly one line on stderr "vfolderfs-admin: <what>: <why>"
+# with no final period.
+fails() {
+        adm "$@"
+        _check_error_shape
+}
+
+_check_error_shape() {
+        [[ $RC -eq 1 ]] || fail "command did not fail with exit 1" "exit 1" "exit $RC"
+        [[ -z $OUT ]] || fail "failing command wrote to stdout" "(nothing)" "$OUT"
+        local lines
+        lines=$(wc -l <"$T/.err")
+        [[ $lines -eq 1 ]] || fail "error is not one line" "1 line on stderr" "$lines lines: $ERR"
+        [[ $ERR =~ $ERR_RE ]] || fail "error line has the wrong shape" "$ERR_RE" "$ERR"
+}
+
+# usage_fails ARGS...: a usage error: exit 2, the hint on stderr.
+usage_fails() {
+        adm "$@"
+        _check_usage_shape
+}
+
+_check_usage_shape() {
+        [[ $RC -eq 2 ]] || fail "usage error did not exit 2" "exit 2" "exit $RC"
+        [[ $ERR == *"Try 'vfolderfs-admin --help'"* ]] ||
+                fail "usage error lacks the hint" "Try 'vfolderfs-admin --help'" "$ERR"
+        [[ $ERR == "vfolderfs-admin: "* ]] ||
+                fail "usage error lacks the program prefix" "vfolderfs-admin: ..." "$ERR"
+}
+
+# refused ARGS...: an invalid option value, which a tool may fairly call
+# either an error (exit 1) or a usage error (exit 2); either way in the
+# documented shape.
+refused() {
+        adm "$@"
+        if [[ $RC -eq 2 ]]; then
+                _check_usage_shape
+        else
+                _check_error_shape
+        fi
+}
+
+# ---------------------------------------------------------------------------
+# Assertions.
+
+assert_eq() { # EXPECTED GOT [WHAT]
+        [[ $1 == "$2" ]] || fail "${3:-values differ}" "$1" "$2"
+}
+
+assert_match() { # REGEX STRING [WHAT]
+        [[ $2 =~ $1 ]] || fail "${3:-no match}" "/$1/" "$2"
+}
+
+assert_contains() { # NEEDLE HAYSTACK [WHAT]
+        [[ $2 == *"$1"* ]] || fail "${3:-text missing}" "text containing '$1'" "$2"
+}
+
+assert_not_contains() { # NEEDLE HAYSTACK [WHAT]
+        [[ $2 != *"$1"* ]] || fail "${3:-text present}" "text without '$1'" "$2"
+}
+
+# assert_jq FILTER EXPECTED [WHAT]: jq -c FILTER applied to $OUT gives EXPECTED.
+assert_jq() {
+        local got
+        got=$(jq -c "$1" <<<"$OUT" 2>&1) || fail "stdout is not the expected JSON (jq '$1')" "$2" "$got"
+        [[ $got == "$2" ]] || fail "${3:-jq '$1'}" "$2" "$got"
+}
+
+# jqo FILTER: jq -r FILTER on $OUT, failing the case if $OUT is not JSON.
+jqo() {
+        local got
+        got=$(jq -r "$1" <<<"$OUT" 2>&1) || fail "stdout is not JSON (jq '$1')" "JSON" "$OUT"
+        printf '%s\n' "$got"
+}
+
+assert_file_content() { # PATH EXPECTED
+        [[ -f $1 ]] || fail "file missing" "$1 exists" "no such file"
+        assert_eq "$2" "$(cat "$1")" "content of $1"
+}
+
+assert_exists() { [[ -e $1 || -L $1 ]] || fail "path missing" "$1 exists" "missing"; }
+assert_absent() { [[ ! -e $1 && ! -L $1 ]] || fail "path present" "$1 absent" "$(ls -ld "$1")"; }
+assert_dir() { [[ -d $1 && ! -L $1 ]] || fail "not a directory" "$1 a directory" "$(ls -ld "$1" 2>&1)"; }
+
+# ---------------------------------------------------------------------------
+# Catalog snapshots: "bad input changes nothing".
+
+# snapshot NAME: remember the catalog's logical content and the host tree.
+snapshot() {
+        sqlite3 "$CAT" .dump >"$T/.snap-$1.sql" 2>&1 || fail "sqlite3 cannot dump the catalog"
+        (cd "$ROOT" && find . | sort) >"$T/.snap-$1.tree"
+}
+
+# assert_unchanged NAME: catalog and host tree are as snapshot NAME saw them.
+assert_unchanged() {
+        sqlite3 "$CAT" .dump >"$T/.now.sql" 2>&1
+        if ! cmp -s "$T/.snap-$1.sql" "$T/.now.sql"; then
+                fail "catalog changed" "no change" "$(diff "$T/.snap-$1.sql" "$T/.now.sql" | head -20 | tr '\n' '|')"
+        fi
+        (cd "$ROOT" && find . | sort) >"$T/.now.tree"
+        if ! cmp -s "$T/.snap-$1.tree" "$T/.now.tree"; then
+                fail "storage host tree changed" "no change" "$(diff "$T/.snap-$1.tree" "$T/.now.tree" | head -20 | tr '\n' '|')"
+        fi
+}
+
+# sql QUERY: run a query on the catalog (test setup and inspection only).
+sql() {
+        sqlite3 -cmd ".timeout 5000" "$CAT" "$1" || fail "sqlite3 failed: $1"
+}
+
+# ---------------------------------------------------------------------------
+# Fixtures.
+
+# setup_catalog: an initialised catalog with host "local" at $ROOT.
+setup_catalog() {
+        ok init
+        ok host add local "$ROOT"
+}
+
+# add_users NAME...: add users with default ids.
+add_users() {
+        local u
+        for u in "$@"; do
+                ok user add "$u"
+        done
+}
+
+# mkfolder NAME OWNER-OPTION OWNER [MORE...]: create a folder, echo its id.
+mkfolder() {
+        ok --json folder create "$@"
+        local id
+        id=$(jq -r '.id' <<<"$OUT" 2>/dev/null)
+        [[ $id =~ $UUID_RE ]] || fail "folder create --json printed no id" "an object with a UUID id" "$OUT"
+        printf '%s\n' "$id"
+}
+
+user_id() { sql "SELECT id FROM users WHERE name = '$1'"; }
+project_id() { sql "SELECT id FROM projects WHERE name = '$1'"; }
+
+# backing_dir FOLDER_ID: where SPEC section 2 says the folder's data lives.
+backing_dir() {
+        local row scope owner hex
+        row=$(sql "SELECT owner_type || '|' || owner_id FROM folders WHERE id = '$1'")
+        [[ -n $row ]] || fail "no catalog row for folder $1"
+        scope=${row%%|*}
+        owner=${row#*|}
+        hex=${1//-/}
+        printf '%s/%s-%s/%s/%s/%s\n' "$ROOT" "$scope" "$owner" "${hex:0:2}" "${hex:2:2}" "${hex:4}"
+}
+
+# dead_pid: the pid of a process that has exited.
+dead_pid() {
+        local p
+        sleep 0 &
+        p=$!
+        wait "$p"
+        printf '%s\n' "$p"
+}
+
+# start_session ID [PID [HOST]]: make a created session look started by a
+# daemon (pid, hostname, mountpoint, scratch, mounted_at), as the daemon's
+# cat_session_start() would; the daemon itself is not needed here.  PID
+# defaults to this shell (alive), HOST to this host.  Creates the scratch
+# directory $T/scratch/ID with a file in it.
+start_session() {
+        local id=$1 pid=${2:-$$} host=${3:-$HOSTNAME_NOW}
+        mkdir -p "$T/scratch/$id"
+        echo scratch >"$T/scratch/$id/file"
+        sql "UPDATE sessions SET pid = $pid, hostname = '$host', mountpoint = '$T/mnt',
+               scratch = '$T/scratch/$id' WHERE id = '$id';
+             UPDATE mounts SET mounted_at = strftime('%s', 'now') WHERE session_id = '$id'"
+}
+
+# ---------------------------------------------------------------------------
+# Runner.
+
+run_tests() {
+        local suite=$1 filter=${2:-}
+        local cases=() c n=0 passed=0 failed=0 rc
+        command -v jq >/dev/null || { echo "admin-$suite: jq is required" >&2; exit 1; }
+        if [[ ! -x $ADMIN ]]; then
+                echo "admin-$suite: no executable at '$ADMIN' (set VFOLDERFS_ADMIN)" >&2
+                exit 1
+        fi
+        ADMIN=$(readlink -f "$ADMIN")
+        while read -r c; do
+                [[ -z $filter || $c =~ $filter ]] && cases+=("$c")
+        done < <(grep -oE '^[a-z][a-z0-9_]*\(\) *\{' "$0" | sed 's/(.*//')
+
+        BASE=$(mktemp -d "${TMPDIR:-/tmp}/admin-$suite.XXXXXX")
+        trap 'rm -rf "$BASE"' EXIT
+        trap 'exit 130' INT TERM
+        echo "1..${#cases[@]}"
+        for c in "${cases[@]}"; do
+                n=$((n + 1))
+                T=$(mktemp -d "$BASE/case.XXXXXX")
+                (
+                        CAT=$T/cat.db
+                        ROOT=$T/root
+                        mkdir -p "$ROOT"
+                        cd "$T" || exit 1
+                        CASE_PID=$BASHPID
+                        "$c"
+                ) >"$T.log" 2>&1 </dev/null
+                rc=$?
+                if [[ $rc -eq 0 && ! -e $T/.failed ]]; then
+                        echo "ok $n $c"
+                        passed=$((passed + 1))
+                else
+                        echo "not ok $n $c"
+                        sed 's/^/    /' "$T.log"
+                        failed=$((failed + 1))
+                fi
+                rm -rf "$T" "$T.log"
+        done
+        echo "admin-$suite: $passed passed, $failed failed"
+        [[ $failed -eq 0 ]]
+}

@@ -1,0 +1,297 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# permissions.sh - who sees which folder with which permission (SPEC section 2),
+# as `folder list --user U --json` and `folder info REF --user U --json` show
+# it: owner, project member, member with a per-user grant (higher and lower),
+# grantee, and a stranger for whom the folder does not exist at all.
+source "$(dirname "$0")/lib.sh"
+
+# _perm_in_list USER NAME: U's effective permission on NAME per folder list.
+_perm_in_list() {
+        ok --json folder list --user "$1"
+        jqo "map(select(.name == \"$2\")) | if length == 1 then .[0].permission else \"listed \(length) times\" end"
+}
+
+# _perm_in_info USER REF: U's effective permission per folder info.
+_perm_in_info() {
+        ok --json folder info "$2" --user "$1"
+        jqo '.permission'
+}
+
+# _expect_perm USER NAME PERM: both views agree on PERM.
+_expect_perm() {
+        assert_eq "$3" "$(_perm_in_list "$1" "$2")" "permission of '$2' for '$1' in folder list"
+        assert_eq "$3" "$(_perm_in_info "$1" "$2")" "permission of '$2' for '$1' in folder info"
+}
+
+_project_setup() { # project p1 with members bob and carol; dave is a stranger
+        setup_catalog
+        add_users alice bob carol dave
+        ok project add p1
+        ok project member add p1 bob
+        ok project member add p1 carol
+}
+
+owner_gets_wd_by_default() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data >/dev/null
+        _expect_perm alice data wd
+}
+
+owner_gets_folder_permission_ro() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data --permission ro >/dev/null
+        _expect_perm alice data ro
+}
+
+owner_gets_folder_permission_rw() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data --permission rw >/dev/null
+        _expect_perm alice data rw
+}
+
+owner_gets_folder_permission_wd() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data --permission wd >/dev/null
+        _expect_perm alice data wd
+}
+
+owner_follows_folder_set_permission() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data >/dev/null
+        ok folder set data --permission ro
+        _expect_perm alice data ro
+}
+
+user_folder_shows_owner_type_user_and_owner_name() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data >/dev/null
+        ok --json folder list --user alice
+        assert_jq 'map([.owner_type, .owner])' '[["user","alice"]]'
+        ok --json folder info data
+        assert_jq '[.owner_type, .owner]' '["user","alice"]'
+}
+
+project_folder_shows_owner_type_project_and_project_name() {
+        _project_setup
+        mkfolder --project p1 shared >/dev/null
+        ok --json folder list --user bob
+        assert_jq 'map([.owner_type, .owner])' '[["project","p1"]]'
+        ok --json folder info shared
+        assert_jq '[.owner_type, .owner]' '["project","p1"]'
+}
+
+project_member_gets_folder_permission() {
+        _project_setup
+        mkfolder --project p1 shared --permission rw >/dev/null
+        _expect_perm bob shared rw
+        _expect_perm carol shared rw
+}
+
+project_member_follows_folder_set_permission() {
+        _project_setup
+        mkfolder --project p1 shared --permission rw >/dev/null
+        ok folder set shared --permission ro
+        _expect_perm bob shared ro
+}
+
+project_member_with_higher_grant_gets_the_grant() {
+        _project_setup
+        mkfolder --project p1 shared --permission ro >/dev/null
+        ok folder share shared bob --permission wd
+        _expect_perm bob shared wd
+        _expect_perm carol shared ro
+}
+
+project_member_with_lower_grant_gets_the_grant() {
+        _project_setup
+        mkfolder --project p1 shared --permission wd >/dev/null
+        ok folder share shared bob --permission ro
+        _expect_perm bob shared ro
+        _expect_perm carol shared wd
+}
+
+project_member_whose_grant_is_removed_gets_folder_permission_again() {
+        _project_setup
+        mkfolder --project p1 shared --permission rw >/dev/null
+        ok folder share shared bob --permission ro
+        ok folder unshare shared bob
+        _expect_perm bob shared rw
+}
+
+grantee_gets_the_grant_permission() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data --permission wd >/dev/null
+        ok folder share data bob --permission ro
+        _expect_perm bob data ro
+        _expect_perm alice data wd
+}
+
+grantee_gets_grant_above_folder_permission() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data --permission ro >/dev/null
+        ok folder share data bob --permission rw
+        _expect_perm bob data rw
+}
+
+second_share_replaces_the_grant() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data >/dev/null
+        ok folder share data bob --permission ro
+        ok folder share data bob --permission wd
+        _expect_perm bob data wd
+        assert_eq 1 "$(sql "SELECT count(*) FROM grants")" "grant rows"
+}
+
+grantee_sees_owner_as_the_owner() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data >/dev/null
+        ok folder share data bob --permission ro
+        ok --json folder list --user bob
+        assert_jq 'map([.name, .owner_type, .owner])' '[["data","user","alice"]]'
+}
+
+unshared_user_no_longer_sees_folder() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data >/dev/null
+        ok folder share data bob --permission rw
+        ok folder unshare data bob
+        ok --json folder list --user bob
+        assert_jq 'length' '0'
+        fails folder info data --user bob
+}
+
+unshare_of_user_without_grant_fails() {
+        setup_catalog
+        add_users alice bob
+        mkfolder --user alice data >/dev/null
+        snapshot before
+        fails folder unshare data bob
+        assert_unchanged before
+}
+
+share_with_the_owner_is_refused() {
+        setup_catalog
+        add_users alice
+        mkfolder --user alice data >/dev/null
+        snapshot before
+        fails folder share data alice --permission ro
+        assert_unchanged before
+}
+
+removed_project_member_loses_access() {
+        _project_setup
+        mkfolder --project p1 shared >/dev/null
+        ok project member remove p1 carol
+        ok --json folder list --user carol
+        assert_jq 'length' '0'
+        fails folder info shared --user carol
+}
+
+stranger_does_not_see_folder_name_in_list() {
+        _project_setup
+        mkfolder --user alice secret-alice >/dev/null
+        mkfolder --project p1 secret-p1 >/dev/null
+        ok --json folder list --user dave
+        assert_jq '.' '[]'
+        ok folder list --user dave
+        assert_not_contains secret "$OUT" "table for a stranger"
+}
+
+non_member_does_not_see_project_folder() {
+        _project_setup
+        mkfolder --project p1 shared >/dev/null
+        ok --json folder list --user alice
+        assert_jq 'map(.name)' '[]'
+}
+
+# The error for a folder that exists but is invisible must be the error for
+# a folder that does not exist: same text once the reference is replaced.
+stranger_cannot_info_folder_by_name_and_error_reveals_nothing() {
+        local id err_hidden err_absent
+        setup_catalog
+        add_users alice dave
+        id=$(mkfolder --user alice secret)
+        fails folder info secret --user dave
+        err_hidden=${ERR//secret/REF}
+        assert_not_contains "$id" "$ERR" "error for a stranger"
+        assert_not_contains alice "$ERR" "error for a stranger"
+        fails folder info absent --user dave
+        err_absent=${ERR//absent/REF}
+        assert_eq "$err_absent" "$err_hidden" "error for a hidden folder vs a missing one"
+}
+
+stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
+        local id other err_hidden err_absent
+        setup_catalog
+        add_users alice dave
+        id=$(mkfolder --user alice secret)
+        other=$(cat /proc/sys/kernel/random/uuid)
+        fails folder info "$id" --user dave
+        err_hidden=${ERR//$id/REF}
+        assert_not_contains secret "$ERR" "error for a stranger"
+        assert_not_contains alice "$ERR" "error for a stranger"
+        fails folder info "$other" --user dave
+        err_absent=${ERR//$other/REF}
+        assert_eq "$err_absent" "$err_hidden" "error for a hidden folder vs a missing one"
+}
+
+stranger_cannot_use_files_or_usage_on_hidden_folder() {
+        local id
+        setup_catalog
+        add_users alice dave
+        id=$(mkfolder --user alice secret)
+        echo s >"$(backing_dir "$id")/f"
+        fails files ls secret --user dave
+        fails files get "$id" f --user dave
+        fails usage secret --user dave
+}
+
+stranger_cannot_mount_hidden_folder() {
+        local id
+        setup_catalog
+        add_users alice dave
+        id=$(mkfolder --user alice secret)
+        snapshot before
+        fails session create --user dave --mount secret
+        fails session create --user dave --mount "$id"
+        assert_unchanged before
+}
+
+folder_list_without_user_lists_every_folder_with_its_own_permission() {
+        _project_setup
+        mkfolder --user alice a1 --permission ro >/dev/null
+        mkfolder --user bob b1 --permission rw >/dev/null
+        mkfolder --project p1 p1f >/dev/null
+        ok --json folder list
+        assert_jq 'map([.name, .permission]) | sort' '[["a1","ro"],["b1","rw"],["p1f","wd"]]'
+}
+
+folder_list_with_user_includes_own_shared_and_project_folders_only() {
+        _project_setup
+        mkfolder --user bob own >/dev/null
+        mkfolder --user alice shared-in >/dev/null
+        mkfolder --user alice not-shared >/dev/null
+        mkfolder --project p1 team >/dev/null
+        ok folder share shared-in bob --permission ro
+        ok --json folder list --user bob
+        assert_jq 'map(.name) | sort' '["own","shared-in","team"]'
+}
+
+folder_list_with_unknown_user_fails() {
+        setup_catalog
+        fails folder list --user nobody
+}
+
+run_tests permissions "$@"
