@@ -37,6 +37,7 @@ struct options {
         int show_help;
         int show_version;
         char *source;
+        char *mountpoint;
 };
 
 enum {
@@ -76,7 +77,14 @@ static int option_proc(void *data, const char *arg, int key,
                         o->source = strdup(arg);
                         return o->source ? 0 : -1;
                 }
-                return 1; /* the mountpoint, for fuse_parse_cmdline() */
+                if (!o->mountpoint) {
+                        /* Ours, so that its errors read like ours. */
+                        o->mountpoint = strdup(arg);
+                        return o->mountpoint ? 0 : -1;
+                }
+                fprintf(stderr, "vfolderfs: unexpected argument '%s'\n",
+                        arg);
+                return -1;
         default:
                 return 1;
         }
@@ -255,7 +263,7 @@ int main(int argc, char *argv[])
         char hostname[HOST_NAME_MAX + 1];
         int report_fd = -1;
         int ret = 1, r;
-        bool mounted = false;
+        bool mounted = false, signals_set = false;
 
         ctx.root.fd = -1;
         if (fuse_opt_parse(&args, &opts, option_spec, option_proc) < 0) {
@@ -301,15 +309,15 @@ int main(int argc, char *argv[])
                 ret = 2;
                 goto out;
         }
-        if (!cmd.mountpoint) {
+        if (!opts.mountpoint) {
                 fprintf(stderr, "vfolderfs: missing MOUNTPOINT\n"
                                 "Try 'vfolderfs --help'\n");
                 ret = 2;
                 goto out;
         }
-        mountpoint = realpath(cmd.mountpoint, NULL);
+        mountpoint = realpath(opts.mountpoint, NULL);
         if (!mountpoint) {
-                fail("cannot mount at", cmd.mountpoint, strerror(errno));
+                fail("cannot mount at", opts.mountpoint, strerror(errno));
                 goto out;
         }
         {
@@ -351,14 +359,29 @@ int main(int argc, char *argv[])
                 (ctx.storage_gid != (gid_t)-1 && ctx.storage_gid != getegid());
         ctx.timeout = 1.0;
 
+        /*
+         * Parse the FUSE options now, so that a bad one fails before
+         * anything is recorded in the catalog.  ctx is filled in below,
+         * before the first request can arrive (at mount).
+         */
+        se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), &ctx);
+        if (!se) {
+                fail("cannot start FUSE session", NULL,
+                     "bad FUSE options (see above)");
+                goto out;
+        }
+
         /* From here on the pid is the daemon's: fork first. */
         if (!cmd.foreground)
                 report_fd = background();
 
         r = cat_open(catalog_path, 0, &cat, &err);
         if (r < 0) {
-                fail("cannot open catalog", catalog_path,
-                     err ? err : strerror(-r));
+                if (err)
+                        fail("cannot open catalog", NULL, err);
+                else
+                        fail("cannot open catalog", catalog_path,
+                             strerror(-r));
                 goto out;
         }
         if (mkdir(scratch_root, 0755) < 0 && errno != EEXIST) {
@@ -416,17 +439,12 @@ int main(int argc, char *argv[])
                 goto out_end;
         }
 
-        se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), &ctx);
-        if (!se) {
-                fail("cannot start FUSE session", NULL,
-                     "bad FUSE options (see above)");
-                goto out_end;
-        }
         if (fuse_set_signal_handlers(se) != 0) {
                 fail("cannot start FUSE session", NULL,
                      "cannot install signal handlers");
                 goto out_end;
         }
+        signals_set = true;
         if (fuse_session_mount(se, mountpoint) != 0) {
                 fail("cannot mount at", mountpoint, "FUSE mount failed (see above)");
                 goto out_end;
@@ -461,7 +479,8 @@ out_end:
         if (se) {
                 if (mounted)
                         fuse_session_unmount(se);
-                fuse_remove_signal_handlers(se);
+                if (signals_set)
+                        fuse_remove_signal_handlers(se);
                 fuse_session_destroy(se);
                 se = NULL;
         }
@@ -479,6 +498,8 @@ out_end:
 out_nomem:
         fail("cannot start", NULL, strerror(ENOMEM));
 out:
+        if (se)
+                fuse_session_destroy(se);
         if (loop_config)
                 fuse_loop_cfg_destroy(loop_config);
         view_free(ctx.view);
@@ -496,6 +517,7 @@ out:
         free(opts.catalog);
         free(opts.scratch);
         free(opts.source);
+        free(opts.mountpoint);
         fuse_opt_free_args(&args);
         if (report_fd >= 0) {
                 char status = (char)ret;

@@ -1168,8 +1168,9 @@ static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
  * files and directories are reached through /proc/self/fd/N (the magic
  * link lands on the inode itself).  Symlinks have no race-free path: they
  * report no attributes and refuse changes.  Only the "user." namespace may
- * be written: trusted., security. and system. would act on the storage host
- * with the daemon's privileges.
+ * be written (others get EOPNOTSUPP, which copying tools take as "not
+ * supported here" and skip): trusted., security. and system. would act on
+ * the storage host with the daemon's privileges.
  */
 static bool xattr_name_writable(const char *name)
 {
@@ -1185,8 +1186,10 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
         int err;
 
         err = check(ctx, inode, VIEW_OP_CHANGE);
-        if (!err && (!xattr_name_writable(name) || S_ISLNK(inode->type)))
-                err = EPERM;
+        if (!err && S_ISLNK(inode->type))
+                err = EPERM; /* as the kernel says for user.* on symlinks */
+        else if (!err && !xattr_name_writable(name))
+                err = EOPNOTSUPP;
         if (err) {
                 fuse_reply_err(req, err);
                 return;
@@ -1266,8 +1269,10 @@ static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         int err;
 
         err = check(ctx, inode, VIEW_OP_REMOVE);
-        if (!err && (!xattr_name_writable(name) || S_ISLNK(inode->type)))
+        if (!err && S_ISLNK(inode->type))
                 err = EPERM;
+        else if (!err && !xattr_name_writable(name))
+                err = EOPNOTSUPP;
         if (err) {
                 fuse_reply_err(req, err);
                 return;
