@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,14 +64,19 @@ int view_check_permission(const struct view *view, int folder,
         return 0;
 }
 
-static int asprintf_err(char **reterr, const char *fmt, const char *a,
-                        int err)
+/* Set *reterr (when wanted) and return -err. */
+__attribute__((format(printf, 3, 4)))
+static int set_err(char **reterr, int err, const char *fmt, ...)
 {
+        va_list ap;
+
         if (reterr) {
                 char *s = NULL;
 
-                if (asprintf(&s, fmt, a, strerror(err)) < 0)
+                va_start(ap, fmt);
+                if (vasprintf(&s, fmt, ap) < 0)
                         s = NULL;
+                va_end(ap);
                 *reterr = s;
         }
         return -err;
@@ -216,20 +222,16 @@ static int place_folder(struct view *view, size_t *cap, int scratch_fd,
                 int idx;
 
                 if (len == 0) {
-                        r = -EINVAL;
-                        if (reterr && asprintf(reterr, "bad target '%s'",
-                                               target) < 0)
-                                *reterr = NULL;
+                        r = set_err(reterr, EINVAL, "bad target '%s'",
+                                    target);
                         break;
                 }
                 idx = view_child_len(view, parent, rel, len);
                 if (!slash) {
                         if (idx >= 0) {
-                                r = -EINVAL;
-                                if (reterr && asprintf(reterr,
+                                r = set_err(reterr, EINVAL,
                                             "target '%s' is used twice",
-                                            target) < 0)
-                                        *reterr = NULL;
+                                            target);
                                 break;
                         }
                         idx = node_add(view, cap, rel, len, VIEW_NODE_FOLDER,
@@ -243,11 +245,9 @@ static int place_folder(struct view *view, size_t *cap, int scratch_fd,
                         break;
                 }
                 if (idx >= 0 && view->nodes[idx].kind != VIEW_NODE_DIR) {
-                        r = -EINVAL;
-                        if (reterr && asprintf(reterr,
+                        r = set_err(reterr, EINVAL,
                                     "target '%s' is nested in another folder",
-                                    target) < 0)
-                                *reterr = NULL;
+                                    target);
                         break;
                 }
                 {
@@ -260,9 +260,9 @@ static int place_folder(struct view *view, size_t *cap, int scratch_fd,
                         r = make_scratch_dir(parent_fd, name, uid, gid, &fd,
                                              &st);
                         if (r < 0) {
-                                asprintf_err(reterr,
-                                             "cannot create scratch directory '%s': %s",
-                                             name, -r);
+                                set_err(reterr, -r,
+                                        "cannot create scratch directory '%s': %s",
+                                        name, strerror(-r));
                                 break;
                         }
                         if (parent_fd != scratch_fd)
@@ -306,8 +306,8 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                 goto fail;
         }
         if (fstat(scratch_fd, &st) < 0) {
-                r = asprintf_err(reterr, "cannot stat scratch%s: %s", "",
-                                 errno);
+                r = set_err(reterr, errno, "cannot stat scratch: %s",
+                            strerror(errno));
                 goto fail;
         }
         r = node_add(view, &cap, "", 0, VIEW_NODE_DIR, -1);
