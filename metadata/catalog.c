@@ -408,6 +408,58 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
         return r;
 }
 
+/*
+ * A WAL catalog on a read-only file system cannot be read without its -shm
+ * file, which cannot be created there.  Such a catalog is then read as an
+ * immutable snapshot; every write still fails with -EROFS.
+ */
+static int open_read_only(cat_catalog *cat, char **reterr)
+{
+        static const char hex[] = "0123456789abcdef";
+        sqlite3_stmt *stmt = NULL;
+        char *uri, *u;
+        int rc;
+
+        rc = sqlite3_prepare_v2(cat->db, "SELECT count(*) FROM sqlite_master",
+                                -1, &stmt, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(stmt);
+        sqlite3_finalize(stmt);
+        if ((rc & 0xff) != SQLITE_CANTOPEN)
+                return 0;
+
+        uri = malloc(strlen(cat->path) * 3 + sizeof("file:?immutable=1"));
+        if (!uri)
+                return cat_oom(reterr);
+        u = stpcpy(uri, "file:");
+        for (const unsigned char *p = (const unsigned char *)cat->path; *p;
+             p++) {
+                if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 ||
+                    *p >= 0x7f) {
+                        *u++ = '%';
+                        *u++ = hex[*p >> 4];
+                        *u++ = hex[*p & 15];
+                } else {
+                        *u++ = (char)*p;
+                }
+        }
+        strcpy(u, "?immutable=1");
+        sqlite3_close_v2(cat->db);
+        cat->db = NULL;
+        rc = sqlite3_open_v2(uri, &cat->db, SQLITE_OPEN_READONLY |
+                             SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+        free(uri);
+        if (rc != SQLITE_OK) {
+                if (!cat->db)
+                        return cat_oom(reterr);
+                return cat_err(reterr, -EROFS, "the catalog '%s' is "
+                               "read-only and cannot be read: %s", cat->path,
+                               sqlite3_errmsg(cat->db));
+        }
+        sqlite3_extended_result_codes(cat->db, 1);
+        return 0;
+}
+
 int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
              char **reterr)
 {
@@ -454,6 +506,11 @@ int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
         sqlite3_extended_result_codes(cat->db, 1);
         /* SQLite silently falls back to read-only when it cannot write. */
         cat->read_only = sqlite3_db_readonly(cat->db, "main") == 1;
+        if (cat->read_only) {
+                r = open_read_only(cat, reterr);
+                if (r < 0)
+                        goto fail;
+        }
 
         r = set_pragmas(cat, reterr);
         if (r < 0)
