@@ -7,6 +7,9 @@
  * usage exits 2.  The umask is cleared so that modes given on the command
  * line reach the file system exactly as written.
  *
+ * "fsop batch" reads one operation per line (tab-separated fields) and prints
+ * one result per line, to run many calls as one user in one process.
+ *
  * One helper extra: "swaploop A B MS" exchanges two names with
  * renameat2(RENAME_EXCHANGE) for MS milliseconds (the containment test's
  * concurrent symlink swap) and prints the number of swaps.
@@ -28,11 +31,13 @@ static int usage(void)
         fputs("usage: fsop OP ARGS...\n"
               "  stat|lstat|read|readdir|readlink|listxattr|unlink|rmdir PATH\n"
               "  getxattr|removexattr PATH NAME    setxattr|lsetxattr PATH NAME VALUE\n"
+              "  getxattrv PATH NAME, listxattrv PATH (print the value / the names)\n"
               "  create|mkdir|chmod PATH MODE    truncate PATH LEN    write PATH DATA\n"
               "  chown|lchown PATH UID GID    utimens|lutimens PATH SECONDS\n"
               "  symlink TARGET PATH    link|linkf OLD NEW    rename OLD NEW\n"
               "  rename2 OLD NEW noreplace|exchange    mknod PATH c|b|p MAJOR MINOR\n"
-              "  swaploop A B MILLISECONDS\n",
+              "  swaploop A B MILLISECONDS\n"
+              "  batch      (reads \"OP<TAB>ARG...\" lines from stdin)\n",
               stderr);
         return 2;
 }
@@ -142,16 +147,16 @@ static int swaploop(const char *a, const char *b, unsigned long ms)
         return 0;
 }
 
-int main(int argc, char **argv)
+/* run OP PATH ARGS...: argv[0] is the operation. */
+static int run(int argc, char **argv)
 {
         unsigned long u1, u2;
 
-        umask(0);
-        if (argc < 3)
+        if (argc < 2)
                 return usage();
-        const char *op = argv[1];
-        const char *p = argv[2];
-        int nargs = argc - 3; /* arguments after PATH */
+        const char *op = argv[0];
+        const char *p = argv[1];
+        int nargs = argc - 2; /* arguments after PATH */
 
 #define NEED(n) do { if (nargs != (n)) return usage(); } while (0)
         if (!strcmp(op, "stat") || !strcmp(op, "lstat")) {
@@ -172,19 +177,40 @@ int main(int argc, char **argv)
                 char buf[65536];
                 NEED(0);
                 return report(listxattr(p, buf, sizeof(buf)) < 0 ? -1 : 0);
+        } else if (!strcmp(op, "getxattrv")) {
+                char buf[65536];
+                NEED(1);
+                ssize_t n = getxattr(p, argv[2], buf, sizeof(buf) - 1);
+                if (n < 0)
+                        return report(-1);
+                buf[n] = '\0';
+                puts(buf);
+                return 0;
+        } else if (!strcmp(op, "listxattrv")) {
+                char buf[65536];
+                NEED(0);
+                ssize_t n = listxattr(p, buf, sizeof(buf));
+                if (n < 0)
+                        return report(-1);
+                /* names are NUL-separated; print them comma-separated */
+                for (ssize_t i = 0; i + 1 < n; i++)
+                        if (buf[i] == '\0')
+                                buf[i] = ',';
+                printf("%.*s\n", (int)n, buf);
+                return 0;
         } else if (!strcmp(op, "getxattr")) {
                 char buf[65536];
                 NEED(1);
-                return report(getxattr(p, argv[3], buf, sizeof(buf)) < 0 ? -1 : 0);
+                return report(getxattr(p, argv[2], buf, sizeof(buf)) < 0 ? -1 : 0);
         } else if (!strcmp(op, "setxattr") || !strcmp(op, "lsetxattr")) {
                 NEED(2);
-                size_t len = strlen(argv[4]);
+                size_t len = strlen(argv[3]);
                 return report(op[0] == 'l'
-                                      ? lsetxattr(p, argv[3], argv[4], len, 0)
-                                      : setxattr(p, argv[3], argv[4], len, 0));
+                                      ? lsetxattr(p, argv[2], argv[3], len, 0)
+                                      : setxattr(p, argv[2], argv[3], len, 0));
         } else if (!strcmp(op, "removexattr")) {
                 NEED(1);
-                return report(removexattr(p, argv[3]));
+                return report(removexattr(p, argv[2]));
         } else if (!strcmp(op, "unlink")) {
                 NEED(0);
                 return report(unlink(p));
@@ -194,7 +220,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(op, "create") || !strcmp(op, "mkdir") ||
                    !strcmp(op, "chmod")) {
                 NEED(1);
-                if (parse_ulong(argv[3], 8, &u1) < 0)
+                if (parse_ulong(argv[2], 8, &u1) < 0)
                         return usage();
                 if (op[0] == 'c' && op[1] == 'r')
                         return report(do_create(p, (mode_t)u1));
@@ -203,67 +229,108 @@ int main(int argc, char **argv)
                 return report(chmod(p, (mode_t)u1));
         } else if (!strcmp(op, "truncate")) {
                 NEED(1);
-                if (parse_ulong(argv[3], 10, &u1) < 0)
+                if (parse_ulong(argv[2], 10, &u1) < 0)
                         return usage();
                 return report(truncate(p, (off_t)u1));
         } else if (!strcmp(op, "write")) {
                 NEED(1);
-                return report(do_write(p, argv[3]));
+                return report(do_write(p, argv[2]));
         } else if (!strcmp(op, "chown") || !strcmp(op, "lchown")) {
                 NEED(2);
-                if (parse_ulong(argv[3], 10, &u1) < 0 ||
-                    parse_ulong(argv[4], 10, &u2) < 0)
+                if (parse_ulong(argv[2], 10, &u1) < 0 ||
+                    parse_ulong(argv[3], 10, &u2) < 0)
                         return usage();
                 return report(op[0] == 'l' ? lchown(p, (uid_t)u1, (gid_t)u2)
                                            : chown(p, (uid_t)u1, (gid_t)u2));
         } else if (!strcmp(op, "utimens") || !strcmp(op, "lutimens")) {
                 NEED(1);
-                if (parse_ulong(argv[3], 10, &u1) < 0)
+                if (parse_ulong(argv[2], 10, &u1) < 0)
                         return usage();
                 return report(do_utimens(p, (time_t)u1,
                                          op[0] == 'l' ? AT_SYMLINK_NOFOLLOW : 0));
         } else if (!strcmp(op, "symlink")) {
                 NEED(1);
-                return report(symlink(p, argv[3]));
+                return report(symlink(p, argv[2]));
         } else if (!strcmp(op, "link") || !strcmp(op, "linkf")) {
                 NEED(1);
-                return report(linkat(AT_FDCWD, p, AT_FDCWD, argv[3],
+                return report(linkat(AT_FDCWD, p, AT_FDCWD, argv[2],
                                      !strcmp(op, "linkf") ? AT_SYMLINK_FOLLOW : 0));
         } else if (!strcmp(op, "rename")) {
                 NEED(1);
-                return report(rename(p, argv[3]));
+                return report(rename(p, argv[2]));
         } else if (!strcmp(op, "rename2")) {
                 NEED(2);
                 unsigned flags;
-                if (!strcmp(argv[4], "noreplace"))
+                if (!strcmp(argv[3], "noreplace"))
                         flags = RENAME_NOREPLACE;
-                else if (!strcmp(argv[4], "exchange"))
+                else if (!strcmp(argv[3], "exchange"))
                         flags = RENAME_EXCHANGE;
                 else
                         return usage();
-                return report(renameat2(AT_FDCWD, p, AT_FDCWD, argv[3], flags));
+                return report(renameat2(AT_FDCWD, p, AT_FDCWD, argv[2], flags));
         } else if (!strcmp(op, "mknod")) {
                 NEED(3);
                 mode_t type;
-                if (!strcmp(argv[3], "c"))
+                if (!strcmp(argv[2], "c"))
                         type = S_IFCHR;
-                else if (!strcmp(argv[3], "b"))
+                else if (!strcmp(argv[2], "b"))
                         type = S_IFBLK;
-                else if (!strcmp(argv[3], "p"))
+                else if (!strcmp(argv[2], "p"))
                         type = S_IFIFO;
                 else
                         return usage();
-                if (parse_ulong(argv[4], 10, &u1) < 0 ||
-                    parse_ulong(argv[5], 10, &u2) < 0)
+                if (parse_ulong(argv[3], 10, &u1) < 0 ||
+                    parse_ulong(argv[4], 10, &u2) < 0)
                         return usage();
                 return report(mknod(p, type | 0644,
                                     makedev((unsigned)u1, (unsigned)u2)));
         } else if (!strcmp(op, "swaploop")) {
                 NEED(2);
-                if (parse_ulong(argv[4], 10, &u1) < 0)
+                if (parse_ulong(argv[3], 10, &u1) < 0)
                         return usage();
-                return swaploop(p, argv[3], u1);
+                return swaploop(p, argv[2], u1);
         }
 #undef NEED
         return usage();
+}
+
+/*
+ * batch: one operation per input line, fields separated by tabs; one result
+ * line per operation (a bad line gives "EUSAGE").  Lets a test run many
+ * calls as one user without starting a process for each.
+ */
+static int batch(void)
+{
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+
+        while ((len = getline(&line, &cap, stdin)) > 0) {
+                char *fields[8];
+                int n = 0;
+
+                if (line[len - 1] == '\n')
+                        line[len - 1] = '\0';
+                for (char *f = line, *next; f && n < 8; f = next) {
+                        next = strchr(f, '\t');
+                        if (next)
+                                *next++ = '\0';
+                        fields[n++] = f;
+                }
+                if (run(n, fields) == 2)
+                        puts("EUSAGE");
+                fflush(stdout);
+        }
+        free(line);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        umask(0);
+        if (argc == 2 && !strcmp(argv[1], "batch"))
+                return batch();
+        if (argc < 3)
+                return usage();
+        return run(argc - 1, argv + 1);
 }

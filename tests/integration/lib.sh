@@ -15,6 +15,7 @@
 
 set -u
 set -o pipefail
+export LC_ALL=C
 
 ITEST_NAME=
 ITEST_N=0

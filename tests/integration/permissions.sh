@@ -72,196 +72,239 @@ populate() {
         chmod 755 "$b"/d_*
 }
 
-# xattr_of PATH NAME: the value of an extended attribute (empty if none).
-xattr_of() {
-        python3 -c 'import os,sys
-try: print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())
-except OSError: pass' "$1" "$2"
-}
+# xattr_of PATH NAME: the value of an extended attribute (ENODATA if none).
+xattr_of() { "$FSOP" getxattrv "$1" "$2"; }
 
 mode_of() { stat -c %a "$1" 2>/dev/null; }
 
 # ---- the operations ---------------------------------------------------------
-# Each op_X prints fsop's answer; each effect_X succeeds when the backing
-# store shows the operation happened, leaving a description in EFFECT.
+# Each op_X queues one fsop call (qop UID ARGS...; the queue runs as one
+# process per uid, see run_queue); each effect_X succeeds when the backing
+# store (or, for reads, the session as root) shows the operation happened,
+# leaving a description in EFFECT.
 # Globals: D (the column's directory in the session), B (its backing dir),
 # OD/OB (another folder), SD/SB (scratch), ID/IB (where link_in/rename_in
 # take their source: scratch, or a folder for the scratch column), M (the
 # mountpoint), C (the column).
 
-op_read() { op $U read "$D/f_read"; }
-effect_read() { EFFECT="content '$(asuser $U cat "$D/f_read" 2>&1)'"; [ "$(asuser $U cat "$D/f_read" 2>/dev/null)" = hello ]; }
-op_stat() { op $U stat "$D/f_read"; }
-effect_stat() { EFFECT="size $(asuser $U stat -c %s "$D/f_read" 2>&1)"; [ "$(asuser $U stat -c %s "$D/f_read" 2>/dev/null)" = 6 ]; }
-op_readdir() { op $U readdir "$D/d_list"; }
-effect_readdir() { EFFECT="listing '$(asuser $U ls "$D/d_list" 2>&1)'"; [ "$(asuser $U ls "$D/d_list" 2>/dev/null)" = a ]; }
-op_readlink() { op $U readlink "$D/l_link"; }
-effect_readlink() { EFFECT="target '$(asuser $U readlink "$D/l_link" 2>&1)'"; [ "$(asuser $U readlink "$D/l_link" 2>/dev/null)" = f_read ]; }
-op_getxattr() { op $U getxattr "$D/f_read" user.test; }
-effect_getxattr() { local v; v=$(asuser $U python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.test").decode())' "$D/f_read" 2>&1); EFFECT="value '$v'"; [ "$v" = 1 ]; }
-op_listxattr() { op $U listxattr "$D/f_read"; }
-effect_listxattr() { local v; v=$(asuser $U python3 -c 'import os,sys; print(",".join(sorted(os.listxattr(sys.argv[1]))))' "$D/f_read" 2>&1); EFFECT="list '$v'"; [ "$v" = user.test ]; }
+op_read() { qop $U read "$D/f_read"; }
+effect_read() { local v; v=$(cat "$D/f_read" 2>&1); EFFECT="content '$v'"; [ "$v" = hello ]; }
+op_stat() { qop $U stat "$D/f_read"; }
+effect_stat() { local v; v=$(stat -c %s "$D/f_read" 2>&1); EFFECT="size $v"; [ "$v" = 6 ]; }
+op_readdir() { qop $U readdir "$D/d_list"; }
+effect_readdir() { local v; v=$(ls "$D/d_list" 2>&1); EFFECT="listing '$v'"; [ "$v" = a ]; }
+op_readlink() { qop $U readlink "$D/l_link"; }
+effect_readlink() { local v; v=$(readlink "$D/l_link" 2>&1); EFFECT="target '$v'"; [ "$v" = f_read ]; }
+op_getxattr() { qop $U getxattr "$D/f_read" user.test; }
+effect_getxattr() { local v; v=$("$FSOP" getxattrv "$D/f_read" user.test 2>&1); EFFECT="value '$v'"; [ "$v" = 1 ]; }
+op_listxattr() { qop $U listxattr "$D/f_read"; }
+effect_listxattr() { local v; v=$("$FSOP" listxattrv "$D/f_read" 2>&1); EFFECT="list '$v'"; [ "$v" = user.test ]; }
 
-op_create() { op $U create "$D/n_create" 644; }
+op_create() { qop $U create "$D/n_create" 644; }
 effect_create() { EFFECT="backing file exists"; [ -f "$B/n_create" ]; }
-op_mkdir() { op $U mkdir "$D/n_mkdir" 755; }
+op_mkdir() { qop $U mkdir "$D/n_mkdir" 755; }
 effect_mkdir() { EFFECT="backing dir exists"; [ -d "$B/n_mkdir" ]; }
-op_write() { op $U write "$D/f_write" CHANGED; }
+op_write() { qop $U write "$D/f_write" CHANGED; }
 effect_write() { EFFECT="backing content '$(head -c 7 "$B/f_write")'"; [ "$(head -c 7 "$B/f_write")" = CHANGED ]; }
-op_truncate() { op $U truncate "$D/f_trunc" 3; }
+op_truncate() { qop $U truncate "$D/f_trunc" 3; }
 effect_truncate() { EFFECT="backing size $(stat -c %s "$B/f_trunc")"; [ "$(stat -c %s "$B/f_trunc")" = 3 ]; }
-op_chmod() { op $U chmod "$D/f_chmod" 600; }
+op_chmod() { qop $U chmod "$D/f_chmod" 600; }
 effect_chmod() { EFFECT="backing mode $(mode_of "$B/f_chmod")"; [ "$(mode_of "$B/f_chmod")" = 600 ]; }
-op_utimens() { op $U utimens "$D/f_utime" 1000000000; }
+op_utimens() { qop $U utimens "$D/f_utime" 1000000000; }
 effect_utimens() { EFFECT="backing mtime $(stat -c %Y "$B/f_utime")"; [ "$(stat -c %Y "$B/f_utime")" = 1000000000 ]; }
-op_symlink() { op $U symlink f_read "$D/n_symlink"; }
+op_symlink() { qop $U symlink f_read "$D/n_symlink"; }
 effect_symlink() { EFFECT="backing symlink exists"; [ -L "$B/n_symlink" ] && [ "$(readlink "$B/n_symlink")" = f_read ]; }
-op_link() { op $U link "$D/f_link" "$D/n_link"; }
+op_link() { qop $U link "$D/f_link" "$D/n_link"; }
 effect_link() { EFFECT="backing hard link exists"; [ -f "$B/n_link" ] && [ "$B/n_link" -ef "$B/f_link" ]; }
-op_setxattr() { op $U setxattr "$D/f_xattr" user.new v; }
+op_setxattr() { qop $U setxattr "$D/f_xattr" user.new v; }
 effect_setxattr() { EFFECT="backing user.new='$(xattr_of "$B/f_xattr" user.new)'"; [ "$(xattr_of "$B/f_xattr" user.new)" = v ]; }
-op_rename_new() { op $U rename "$D/f_mv" "$D/n_mv"; }
+op_rename_new() { qop $U rename "$D/f_mv" "$D/n_mv"; }
 effect_rename_new() { EFFECT="backing renamed"; [ -e "$B/n_mv" ] || [ ! -e "$B/f_mv" ]; }
-op_create_suid() { op $U create "$D/n_suid" 4755; }
+op_create_suid() { qop $U create "$D/n_suid" 4755; }
 effect_create_suid() { EFFECT="backing mode $(mode_of "$B/n_suid")"; [ "$(mode_of "$B/n_suid")" = 755 ]; }
-op_mkdir_sgid() { op $U mkdir "$D/n_sgid" 2755; }
+op_mkdir_sgid() { qop $U mkdir "$D/n_sgid" 2755; }
 effect_mkdir_sgid() { EFFECT="backing mode $(mode_of "$B/n_sgid")"; [ "$(mode_of "$B/n_sgid")" = 755 ]; }
 
-op_unlink() { op $U unlink "$D/f_unlink"; }
+op_unlink() { qop $U unlink "$D/f_unlink"; }
 effect_unlink() { EFFECT="backing file removed"; [ ! -e "$B/f_unlink" ]; }
-op_rmdir() { op $U rmdir "$D/d_rmdir"; }
+op_rmdir() { qop $U rmdir "$D/d_rmdir"; }
 effect_rmdir() { EFFECT="backing dir removed"; [ ! -e "$B/d_rmdir" ]; }
-op_rename_replace() { op $U rename "$D/f_rr_src" "$D/f_rr_dst"; }
+op_rename_replace() { qop $U rename "$D/f_rr_src" "$D/f_rr_dst"; }
 effect_rename_replace() { EFFECT="backing target replaced"; [ ! -e "$B/f_rr_src" ] || [ "$(cat "$B/f_rr_dst")" = content-of-f_rr_src ]; }
-op_removexattr() { op $U removexattr "$D/f_rmxattr" user.test; }
-effect_removexattr() { EFFECT="backing xattr removed"; [ -z "$(xattr_of "$B/f_rmxattr" user.test)" ]; }
+op_removexattr() { qop $U removexattr "$D/f_rmxattr" user.test; }
+effect_removexattr() { EFFECT="backing xattr removed"; [ "$(xattr_of "$B/f_rmxattr" user.test)" = ENODATA ]; }
 
-op_link_out_folder() { op $U link "$D/f_xlink" "$OD/xl_$C"; }
+op_link_out_folder() { qop $U link "$D/f_xlink" "$OD/xl_$C"; }
 effect_link_out_folder() { EFFECT="link made in the other folder"; [ -e "$OB/xl_$C" ]; }
-op_rename_out_folder() { op $U rename "$D/f_xren" "$OD/xr_$C"; }
+op_rename_out_folder() { qop $U rename "$D/f_xren" "$OD/xr_$C"; }
 effect_rename_out_folder() { EFFECT="file moved to the other folder"; [ -e "$OB/xr_$C" ] || [ ! -e "$B/f_xren" ]; }
-op_link_out_scratch() { op $U link "$D/f_xslink" "$SD/xsl_$C"; }
+op_link_out_scratch() { qop $U link "$D/f_xslink" "$SD/xsl_$C"; }
 effect_link_out_scratch() { EFFECT="link made in scratch"; [ -e "$SB/xsl_$C" ]; }
-op_rename_out_scratch() { op $U rename "$D/f_xsren" "$SD/xsr_$C"; }
+op_rename_out_scratch() { qop $U rename "$D/f_xsren" "$SD/xsr_$C"; }
 effect_rename_out_scratch() { EFFECT="file moved to scratch"; [ -e "$SB/xsr_$C" ] || [ ! -e "$B/f_xsren" ]; }
-op_link_in() { op $U link "$ID/f_in_$C" "$D/li_$C"; }
+op_link_in() { qop $U link "$ID/f_in_$C" "$D/li_$C"; }
 effect_link_in() { EFFECT="link made from outside"; [ -e "$B/li_$C" ]; }
-op_rename_in() { op $U rename "$ID/f_in_$C" "$D/ri_$C"; }
+op_rename_in() { qop $U rename "$ID/f_in_$C" "$D/ri_$C"; }
 effect_rename_in() { EFFECT="file moved in from outside"; [ -e "$B/ri_$C" ] || [ ! -e "$IB/f_in_$C" ]; }
 
-op_mknod_user() { op $U mknod "$D/n_dev_u" c 1 3; }
+op_mknod_user() { qop $U mknod "$D/n_dev_u" c 1 3; }
 effect_mknod_user() { EFFECT="device node stored"; [ -e "$B/n_dev_u" ]; }
-op_mknod_root() { op 0 mknod "$D/n_dev_r" c 1 3; }
+op_mknod_root() { qop 0 mknod "$D/n_dev_r" c 1 3; }
 effect_mknod_root() { EFFECT="device node stored"; [ -e "$B/n_dev_r" ]; }
-op_chmod_suid() { op $U chmod "$D/f_suid" 4755; }
+op_chmod_suid() { qop $U chmod "$D/f_suid" 4755; }
 effect_chmod_suid() { EFFECT="backing mode $(mode_of "$B/f_suid")"; [ "$(mode_of "$B/f_suid")" != 644 ]; }
-op_chmod_sgid() { op $U chmod "$D/f_sgid" 2755; }
+op_chmod_sgid() { qop $U chmod "$D/f_sgid" 2755; }
 effect_chmod_sgid() { EFFECT="backing mode $(mode_of "$B/f_sgid")"; [ "$(mode_of "$B/f_sgid")" != 644 ]; }
 
-op_folder_rmdir() { op $U rmdir "$D"; }
+op_folder_rmdir() { qop $U rmdir "$D"; }
 effect_folder_rmdir() { EFFECT="folder directory gone"; [ ! -d "$B" ] || ! stat "$D" >/dev/null 2>&1; }
-op_folder_rename() { op $U rename "$D" "$M/renamed_$C"; }
+op_folder_rename() { qop $U rename "$D" "$M/renamed_$C"; }
 effect_folder_rename() { EFFECT="folder directory renamed"; stat "$M/renamed_$C" >/dev/null 2>&1 || ! stat "$D" >/dev/null 2>&1; }
 
 # ---- expectations -----------------------------------------------------------
 
 in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# expected_for OP COLUMN: the SPEC section 3 answer, or "n/a".
+# expected_for OP COLUMN: the SPEC section 3 answer in EXP, or "n/a".
 expected_for() {
         local o=$1 c=$2 perm=${2%+rcd} rcd=no
         [ "$c" = "$perm" ] || rcd=yes
         if in_list "$o" "$READ_OPS"; then
-                echo ok
+                EXP=ok
         elif in_list "$o" "$WRITE_OPS"; then
-                [ "$perm" = ro ] && echo EROFS || echo ok
+                [ "$perm" = ro ] && EXP=EROFS || EXP=ok
         elif in_list "$o" "$DELETE_OPS"; then
                 case $perm in
-                ro) echo EROFS ;;
-                rw) [ $rcd = yes ] && echo ok || echo EPERM ;;
-                *) echo ok ;;
+                ro) EXP=EROFS ;;
+                rw) [ $rcd = yes ] && EXP=ok || EXP=EPERM ;;
+                *) EXP=ok ;;
                 esac
         elif in_list "$o" "$CROSS_OPS"; then
                 case $o in
-                *_out_scratch) [ "$perm" = scratch ] && echo n/a || echo EXDEV ;;
-                *) echo EXDEV ;;
+                *_out_scratch) [ "$perm" = scratch ] && EXP=n/a || EXP=EXDEV ;;
+                *) EXP=EXDEV ;;
                 esac
         elif in_list "$o" "$SPECIAL_OPS"; then
-                echo EPERM
+                EXP=EPERM
         else
-                [ "$perm" = scratch ] && echo n/a || echo EBUSY
+                [ "$perm" = scratch ] && EXP=n/a || EXP=EBUSY
         fi
 }
 
+# colname COLUMN -> COLN; opname OP -> OPN: the words of a test's name.
 colname() {
         case $1 in
-        scratch) echo scratch ;;
-        *+rcd) echo "${1%+rcd}_folder_under_rw_can_delete" ;;
-        *) echo "${1}_folder" ;;
+        scratch) COLN=scratch ;;
+        *+rcd) COLN="${1%+rcd}_folder_under_rw_can_delete" ;;
+        *) COLN="${1}_folder" ;;
         esac
 }
 
 opname() {
         case $1 in
-        write) echo write_to_an_existing_file ;;
-        link) echo link_within_the_folder ;;
-        setxattr) echo setxattr_in_the_user_namespace ;;
-        rename_new) echo rename_to_a_new_name ;;
-        rename_replace) echo rename_replacing_an_existing_entry ;;
-        create_suid) echo create_with_mode_4755_storing_mode_0755 ;;
-        mkdir_sgid) echo mkdir_with_mode_2755_storing_mode_0755 ;;
-        link_out_folder) echo link_to_another_folder ;;
-        rename_out_folder) echo rename_to_another_folder ;;
-        link_out_scratch) echo link_to_scratch ;;
-        rename_out_scratch) echo rename_to_scratch ;;
-        link_in) [ "$C" = scratch ] && echo link_into_a_folder || echo link_from_scratch ;;
-        rename_in) [ "$C" = scratch ] && echo rename_into_a_folder || echo rename_from_scratch ;;
-        mknod_user) echo mknod_of_a_char_device_by_the_user ;;
-        mknod_root) echo mknod_of_a_char_device_by_root ;;
-        chmod_suid) echo chmod_setting_setuid ;;
-        chmod_sgid) echo chmod_setting_setgid ;;
-        folder_rmdir) echo rmdir_of_its_own_directory ;;
-        folder_rename) echo rename_of_its_own_directory ;;
-        *) echo "$1" ;;
+        write) OPN=write_to_an_existing_file ;;
+        link) OPN=link_within_the_folder ;;
+        setxattr) OPN=setxattr_in_the_user_namespace ;;
+        rename_new) OPN=rename_to_a_new_name ;;
+        rename_replace) OPN=rename_replacing_an_existing_entry ;;
+        create_suid) OPN=create_with_mode_4755_storing_mode_0755 ;;
+        mkdir_sgid) OPN=mkdir_with_mode_2755_storing_mode_0755 ;;
+        link_out_folder) OPN=link_to_another_folder ;;
+        rename_out_folder) OPN=rename_to_another_folder ;;
+        link_out_scratch) OPN=link_to_scratch ;;
+        rename_out_scratch) OPN=rename_to_scratch ;;
+        link_in) [ "$C" = scratch ] && OPN=link_into_a_folder || OPN=link_from_scratch ;;
+        rename_in) [ "$C" = scratch ] && OPN=rename_into_a_folder || OPN=rename_from_scratch ;;
+        mknod_user) OPN=mknod_of_a_char_device_by_the_user ;;
+        mknod_root) OPN=mknod_of_a_char_device_by_root ;;
+        chmod_suid) OPN=chmod_setting_setuid ;;
+        chmod_sgid) OPN=chmod_setting_setgid ;;
+        folder_rmdir) OPN=rmdir_of_its_own_directory ;;
+        folder_rename) OPN=rename_of_its_own_directory ;;
+        *) OPN=$1 ;;
         esac
+}
+
+# qop UID FSOP-ARGS...: queue one call.
+qop() {
+        local uid=$1 IFS=$'\t'
+        shift
+        QUEUE+=("$*")
+        QUID+=("$uid")
+}
+
+# run_queue: run the queued calls, one fsop batch per uid; results in RES.
+run_queue() {
+        local uid i k lines idx out
+        RES=()
+        for uid in $(printf '%s\n' "${QUID[@]}" | sort -u); do
+                lines=()
+                idx=()
+                for i in "${!QUEUE[@]}"; do
+                        [ "${QUID[$i]}" = "$uid" ] || continue
+                        lines+=("${QUEUE[$i]}")
+                        idx+=("$i")
+                done
+                if [ "$uid" = 0 ]; then
+                        mapfile -t out < <(printf '%s\n' "${lines[@]}" | "$FSOP" batch 2>/dev/null)
+                else
+                        mapfile -t out < <(printf '%s\n' "${lines[@]}" | asuser "$uid" "$FSOP" batch 2>/dev/null)
+                fi
+                for k in "${!idx[@]}"; do
+                        RES[${idx[$k]}]=${out[$k]:-none}
+                done
+        done
 }
 
 declare -A SEEN
 
-# cell OP: one test case in the current column.
+# cell OP GOT: one test case in the current column.
 cell() {
-        local o=$1 exp got name verdict=0 why=
-        exp=$(expected_for "$o" "$C")
-        [ "$exp" = n/a ] && { SEEN[$o|$C]=-; return; }
-        if [ "$exp" = ok ]; then
-                name="$(colname "$C")_allows_$(opname "$o")"
+        local o=$1 got=$2 name verdict=0 why=
+        expected_for "$o" "$C"
+        colname "$C"
+        opname "$o"
+        if [ "$EXP" = ok ]; then
+                name="${COLN}_allows_$OPN"
         else
-                name="$(colname "$C")_refuses_$(opname "$o")_with_${exp,,}"
+                name="${COLN}_refuses_${OPN}_with_${EXP,,}"
         fi
-        got=$("op_$o")
         EFFECT=
-        if [ "$got" != "$exp" ]; then
+        if [ "$got" != "$EXP" ]; then
                 verdict=1
-                why="expected $exp got $got"
-        elif [ "$exp" = ok ]; then
+                why="expected $EXP got $got"
+        elif [ "$EXP" = ok ]; then
                 if ! "effect_$o"; then
                         verdict=1
                         why="expected ok with the change on the backing store got ok but $EFFECT is wrong"
                 fi
         elif "effect_$o"; then
                 verdict=1
-                why="expected $exp and no change got $exp but $EFFECT"
+                why="expected $EXP and no change got $EXP but $EFFECT"
         fi
-        SEEN[$o|$C]=$got$([ $verdict = 0 ] || echo '!')
+        if [ $verdict = 0 ]; then SEEN[$o|$C]=$got; else SEEN[$o|$C]="$got!"; fi
         report "$name" $verdict "$why"
 }
 
-# column C: run every operation in column C.  D, B, ... set by the caller.
+# column C: queue every operation of column C, run them, judge each cell.
+# D, B, ... are set by set_column.
 column() {
         C=$1
-        local o
+        local o i ops=()
+        QUEUE=()
+        QUID=()
         for o in $ALL_OPS; do
-                cell "$o"
+                expected_for "$o" "$C"
+                if [ "$EXP" = n/a ]; then
+                        SEEN[$o|$C]=-
+                        continue
+                fi
+                ops+=("$o")
+                "op_$o"
+        done
+        run_queue
+        for i in "${!ops[@]}"; do
+                cell "${ops[$i]}" "${RES[$i]}"
         done
 }
 
