@@ -118,11 +118,13 @@ bail() {
         exit 1
 }
 
-# asuser UID CMD...: run CMD as uid and gid UID with no supplementary groups.
+# asuser UID CMD...: run CMD as uid and gid UID with no supplementary groups
+# (and a PATH without root's private directories).
 asuser() {
         local uid=$1
         shift
-        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
+        setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
+                env PATH=/usr/local/bin:/usr/bin:/bin "$@"
 }
 
 # op UID FSOP-ARGS...: one syscall as UID; prints "ok" or the errno name.
@@ -161,7 +163,11 @@ backing_of() {
 daemon_start() {
         local mnt=$1 src=$2 extra=${3:-} i
         echo "=== $(date +%T) start $src at $mnt ${extra}" >>"$T/daemon.log"
-        "$VFOLDERFS" -f -o "allow_other,catalog=$CAT,scratch=$SCRATCH${extra:+,$extra}" \
+        # A non-interactive bash starts background commands with SIGINT
+        # ignored, and libfuse keeps an inherited SIG_IGN; a daemon started by
+        # mount(8), systemd or a shell has the default disposition, so give it
+        # that back (lifecycle.sh checks that SIGINT ends a session cleanly).
+        env --default-signal=INT,QUIT "$VFOLDERFS" -f -o "allow_other,catalog=$CAT,scratch=$SCRATCH${extra:+,$extra}" \
                 "$src" "$mnt" >>"$T/daemon.log" 2>&1 &
         DAEMON_PID=$!
         DAEMON_PIDS+=("$DAEMON_PID")
@@ -186,25 +192,26 @@ must_start() {
                 bail "cannot start the daemon: $(tr '\n' ' ' <"$T/start.err")"
 }
 
-# wait_exit PID [TENTHS]: wait until PID exits (default 5 s); prints its
-# exit status, or "running" when it is still alive.
+# wait_exit PID [TENTHS]: wait until PID (a child of this shell) exits,
+# default 5 s; sets WAIT_STATUS to its exit status, or "running" when it is
+# still alive.  Must not run in a subshell (only the parent can reap).
 wait_exit() {
         local pid=$1 n=${2:-50} i
+        WAIT_STATUS=running
         for i in $(seq "$n"); do
                 if ! kill -0 "$pid" 2>/dev/null; then
                         wait "$pid" 2>/dev/null
-                        echo $?
+                        WAIT_STATUS=$?
                         return 0
                 fi
                 sleep 0.1
         done
-        echo running
 }
 
 # daemon_stop MOUNTPOINT PID: clean unmount with fusermount3 -u and wait.
 daemon_stop() {
         fusermount3 -u "$1" 2>/dev/null || umount "$1" 2>/dev/null
-        wait_exit "$2" >/dev/null
+        wait_exit "$2"
 }
 
 # session_of PID: the id of the live session whose daemon pid is PID.

@@ -86,7 +86,8 @@ a_clean_unmount_with_fusermount3_ends_the_session() {
         asuser $U sh -c "echo scratch >'$MNT/scratchfile' && echo kept >'$MNT/keep/kept'" ||
                 { ITEST_WHY="cannot write the files"; return 1; }
         fusermount3 -u "$MNT"
-        assert_eq 0 "$(wait_exit "$PID1")" "daemon exit status" &&
+        wait_exit "$PID1"
+        assert_eq 0 "$WAIT_STATUS" "daemon exit status" &&
         refute "$MNT to be unmounted" mountpoint -q "$MNT" &&
         assert "ended_at to be set (got $(ended_at_of "$SID1"))" test "$(ended_at_of "$SID1")" != null &&
         refute "the scratch directory to be removed" test -e "$SCRATCH/$SID1" &&
@@ -115,7 +116,8 @@ ends_cleanly_on() {
         sid=$(session_of "$pid")
         asuser $U sh -c "echo $sig >'$MNT/keep/by-$sig'" 2>/dev/null
         kill "-$sig" "$pid"
-        st=$(wait_exit "$pid")
+        wait_exit "$pid"
+        st=$WAIT_STATUS
         assert "the daemon to exit on $sig (got '$st')" test "$st" != running &&
         refute "$MNT to be unmounted" mountpoint -q "$MNT" &&
         assert "ended_at to be set (got $(ended_at_of "$sid"))" test "$(ended_at_of "$sid")" != null &&
