@@ -223,3 +223,12 @@ bool fx_exists(const char *path)
 
         return lstat(path, &st) == 0;
 }
+
+void fx_check_reason(const char *call, char *reason, const char *needle)
+{
+        if (!reason)
+                fail_msg("%s: no reason given", call);
+        if (needle && !strstr(reason, needle))
+                fail_msg("%s: reason '%s' lacks '%s'", call, reason, needle);
+        free(reason);
+}
