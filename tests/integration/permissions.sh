@@ -44,8 +44,8 @@ COLS="ro rw wd scratch"
 RCD_COLS="ro+rcd rw+rcd"
 
 READ_OPS="read stat readdir readlink getxattr listxattr"
-WRITE_OPS="create mkdir write truncate chmod utimens symlink link setxattr rename_new create_suid mkdir_sgid"
-DELETE_OPS="unlink rmdir rename_replace removexattr"
+WRITE_OPS="create mkdir write truncate chmod utimens symlink link setxattr rename_new rename_noreplace create_suid mkdir_sgid"
+DELETE_OPS="unlink rmdir rename_replace rename_replace_dir removexattr"
 CROSS_OPS="link_out_folder rename_out_folder link_out_scratch rename_out_scratch link_in rename_in"
 SPECIAL_OPS="mknod_user mknod_root chmod_suid chmod_sgid"
 OWN_OPS="folder_rmdir folder_rename"
@@ -59,10 +59,11 @@ populate() {
         printf 'hello\n' >"$b/f_read"
         "$FSOP" setxattr "$b/f_read" user.test 1 >/dev/null
         ln -s f_read "$b/l_link"
-        mkdir "$b/d_list" "$b/d_rmdir"
+        mkdir "$b/d_list" "$b/d_rmdir" "$b/d_rr_src" "$b/d_rr_dst"
+        : >"$b/d_rr_src/inner"
         : >"$b/d_list/a"
         for f in f_write f_trunc f_chmod f_utime f_link f_xattr f_mv f_unlink \
-                 f_rr_src f_rr_dst f_rmxattr f_xlink f_xren f_xslink f_xsren \
+                 f_rr_src f_rr_dst f_nr f_rmxattr f_xlink f_xren f_xslink f_xsren \
                  f_suid f_sgid f_in_ro f_in_rw f_in_wd f_in_scratch \
                  f_in_ro+rcd f_in_rw+rcd; do
                 printf 'content-of-%s\n' "$f" >"$b/$f"
@@ -120,6 +121,8 @@ op_setxattr() { qop $U setxattr "$D/f_xattr" user.new v; }
 effect_setxattr() { EFFECT="backing user.new='$(xattr_of "$B/f_xattr" user.new)'"; [ "$(xattr_of "$B/f_xattr" user.new)" = v ]; }
 op_rename_new() { qop $U rename "$D/f_mv" "$D/n_mv"; }
 effect_rename_new() { EFFECT="backing renamed"; [ -e "$B/n_mv" ] || [ ! -e "$B/f_mv" ]; }
+op_rename_noreplace() { qop $U rename2 "$D/f_nr" "$D/n_nr" noreplace; }
+effect_rename_noreplace() { EFFECT="backing renamed"; [ -e "$B/n_nr" ] || [ ! -e "$B/f_nr" ]; }
 op_create_suid() { qop $U create "$D/n_suid" 4755; }
 effect_create_suid() { EFFECT="backing mode $(mode_of "$B/n_suid")"; [ "$(mode_of "$B/n_suid")" = 755 ]; }
 op_mkdir_sgid() { qop $U mkdir "$D/n_sgid" 2755; }
@@ -131,6 +134,8 @@ op_rmdir() { qop $U rmdir "$D/d_rmdir"; }
 effect_rmdir() { EFFECT="backing dir removed"; [ ! -e "$B/d_rmdir" ]; }
 op_rename_replace() { qop $U rename "$D/f_rr_src" "$D/f_rr_dst"; }
 effect_rename_replace() { EFFECT="backing target replaced"; [ ! -e "$B/f_rr_src" ] || [ "$(cat "$B/f_rr_dst")" = content-of-f_rr_src ]; }
+op_rename_replace_dir() { qop $U rename "$D/d_rr_src" "$D/d_rr_dst"; }
+effect_rename_replace_dir() { EFFECT="backing directory replaced"; [ ! -e "$B/d_rr_src" ] || [ -e "$B/d_rr_dst/inner" ]; }
 op_removexattr() { qop $U removexattr "$D/f_rmxattr" user.test; }
 effect_removexattr() { EFFECT="backing xattr removed"; [ "$(xattr_of "$B/f_rmxattr" user.test)" = ENODATA ]; }
 
@@ -207,6 +212,8 @@ opname() {
         setxattr) OPN=setxattr_in_the_user_namespace ;;
         rename_new) OPN=rename_to_a_new_name ;;
         rename_replace) OPN=rename_replacing_an_existing_entry ;;
+        rename_replace_dir) OPN=rename_replacing_an_empty_directory ;;
+        rename_noreplace) OPN=rename_noreplace_to_a_new_name ;;
         create_suid) OPN=create_with_mode_4755_storing_mode_0755 ;;
         mkdir_sgid) OPN=mkdir_with_mode_2755_storing_mode_0755 ;;
         link_out_folder) OPN=link_to_another_folder ;;
