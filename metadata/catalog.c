@@ -377,7 +377,6 @@ fail:
 
 static int set_pragmas(cat_catalog *cat, char **reterr)
 {
-        sqlite3_stmt *stmt;
         int r, rc;
 
         rc = sqlite3_busy_timeout(cat->db, CAT_BUSY_TIMEOUT_MS);
@@ -395,9 +394,46 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
         r = cat_exec(cat, "PRAGMA synchronous = FULL", reterr);
         if (r < 0)
                 return r;
+        return 0;
+}
+
+/*
+ * Refuse a file that is not ours before anything is written to it: not even
+ * the journal mode of somebody else's database may change.
+ */
+static int check_identity(cat_catalog *cat, char **reterr)
+{
+        int64_t version, app_id, tables;
+        int r;
+
+        r = pragma_int(cat, "PRAGMA application_id", &app_id, reterr);
+        if (r < 0)
+                return r;
+        r = pragma_int(cat, "PRAGMA user_version", &version, reterr);
+        if (r < 0)
+                return r;
+        r = pragma_int(cat, "SELECT count(*) FROM sqlite_master", &tables,
+                       reterr);
+        if (r < 0)
+                return r;
+        if ((app_id != 0 && app_id != CAT_APPLICATION_ID) ||
+            (version == 0 && tables > 0))
+                return cat_err(reterr, -EBADMSG, "'%s' is not a vfolderfs "
+                               "catalog", cat->path);
+        if (version > CAT_SCHEMA_VERSION)
+                return cat_err(reterr, -EPROTO, "the catalog '%s' has schema "
+                               "version %lld, newer than %d", cat->path,
+                               (long long)version, CAT_SCHEMA_VERSION);
+        return 0;
+}
+
+static int set_wal(cat_catalog *cat, char **reterr)
+{
+        sqlite3_stmt *stmt;
+        int r, rc;
+
         if (cat->read_only)
                 return 0;
-        /* Reading the result makes a file that is not SQLite fail here. */
         r = cat_prepare(cat, "PRAGMA journal_mode = WAL", &stmt, reterr);
         if (r < 0)
                 return r;
@@ -513,6 +549,12 @@ int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
         }
 
         r = set_pragmas(cat, reterr);
+        if (r < 0)
+                goto fail_msg;
+        r = check_identity(cat, reterr);
+        if (r < 0)
+                goto fail_msg;
+        r = set_wal(cat, reterr);
         if (r < 0)
                 goto fail_msg;
         r = migrate(cat, reterr);

@@ -148,14 +148,50 @@ static void file_that_is_not_sqlite_is_ebadmsg(void **state)
         free(path);
 }
 
-static void another_applications_database_is_ebadmsg(void **state)
+static char *slurp(const char *path, size_t *ret_len)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL;
+        size_t cap = 0;
+        FILE *out = open_memstream(&buf, &cap);
+        int c;
+
+        assert_non_null(f);
+        assert_non_null(out);
+        while ((c = fgetc(f)) != EOF)
+                fputc(c, out);
+        fclose(f);
+        fclose(out);
+        *ret_len = cap;
+        return buf;
+}
+
+static void another_applications_database_is_ebadmsg_and_left_unchanged(void **state)
 {
         struct fx *fx = *state;
         char *path = fx_path(fx, "other.db");
         char *app = fx_path(fx, "app.db");
+        char *before, *after;
+        size_t nb, na;
 
-        raw_exec(path, "CREATE TABLE recipes (name TEXT)");
+        raw_exec(path, "CREATE TABLE recipes (name TEXT);"
+                       "INSERT INTO recipes VALUES ('soup')");
+        before = slurp(path, &nb);
         open_fails(path, CAT_OPEN_CREATE, -EBADMSG, "not a vfolderfs catalog");
+        open_fails(path, 0, -EBADMSG, "not a vfolderfs catalog");
+        after = slurp(path, &na);
+        assert_int_equal(na, nb);
+        assert_memory_equal(before, after, nb);
+        free(before);
+        free(after);
+        {
+                /* Still in its rollback journal mode, not turned into WAL. */
+                char *wal;
+
+                assert_true(asprintf(&wal, "%s-wal", path) > 0);
+                assert_false(fx_exists(wal));
+                free(wal);
+        }
         raw_exec(app, "PRAGMA application_id = 1234; PRAGMA user_version = 1;"
                       "CREATE TABLE t (x)");
         open_fails(app, 0, -EBADMSG, "not a vfolderfs catalog");
@@ -172,6 +208,7 @@ static void newer_schema_version_is_eproto(void **state)
         fx_sql(fx, "PRAGMA user_version = 99");
         before = fx_snapshot(fx);
         open_fails(fx->db, 0, -EPROTO, "schema version 99");
+        open_fails(fx->db, CAT_OPEN_CREATE, -EPROTO, "newer than");
         after = fx_snapshot(fx);
         assert_string_equal(before, after);
         assert_int_equal(fx_sql_int(fx, "PRAGMA user_version"), 99);
@@ -465,7 +502,7 @@ int main(void)
                 T(reopening_an_existing_catalog_keeps_its_content),
                 T(path_defaults_to_the_environment),
                 T(file_that_is_not_sqlite_is_ebadmsg),
-                T(another_applications_database_is_ebadmsg),
+                T(another_applications_database_is_ebadmsg_and_left_unchanged),
                 T(newer_schema_version_is_eproto),
                 T(empty_file_becomes_a_catalog),
                 T(version_1_catalog_is_migrated_forward),
