@@ -21,7 +21,7 @@
 #include "catalog-private.h"
 
 /* Directories kept open at once per tree (two trees when copying). */
-#define FD_BUDGET 64
+#define FD_BUDGET 16
 
 int cat_mkdir_p(const char *path, mode_t mode)
 {
