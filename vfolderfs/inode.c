@@ -4,11 +4,17 @@
  * records holding O_PATH descriptors and lookup counts, under one mutex.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "inode.h"
+
+struct mount_fd {
+        int mount_id;
+        int fd;
+};
 
 struct inode_table {
         pthread_mutex_t lock;
@@ -16,6 +22,11 @@ struct inode_table {
         size_t n_buckets; /* power of two */
         size_t count;
         uint64_t generation;
+        size_t fds_held;  /* records holding a descriptor */
+        size_t budget;
+        bool handles_ok;
+        struct mount_fd *mounts; /* one fd per mount that handles came from */
+        size_t n_mounts;
 };
 
 static size_t key_hash(dev_t dev, ino_t ino, int folder)
@@ -34,6 +45,7 @@ int inode_table_new(struct inode_table **ret_table)
         if (!t)
                 return -ENOMEM;
         t->n_buckets = 1024;
+        t->budget = (size_t)-1;
         t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
         if (!t->buckets) {
                 free(t);
@@ -54,11 +66,16 @@ void inode_table_free(struct inode_table *t)
                 while (i) {
                         struct inode *next = i->hnext;
 
-                        close(i->fd);
+                        if (i->fd >= 0)
+                                close(i->fd);
+                        free(i->handle);
                         free(i);
                         i = next;
                 }
         }
+        for (size_t m = 0; m < t->n_mounts; m++)
+                close(t->mounts[m].fd);
+        free(t->mounts);
         free(t->buckets);
         pthread_mutex_destroy(&t->lock);
         free(t);
@@ -90,15 +107,99 @@ static void grow(struct inode_table *t)
         t->n_buckets = nb;
 }
 
+void inode_table_set_budget(struct inode_table *t, size_t budget,
+                            bool handles_ok)
+{
+        t->budget = budget;
+        t->handles_ok = handles_ok;
+}
+
+/*
+ * The table's descriptor for mount_id; for a new mount, a readable
+ * descriptor of dir_fd's directory (open_by_handle_at() refuses O_PATH
+ * mount descriptors).  Called with the lock held.  Returns -1 when none can
+ * be had.
+ */
+static int mount_fd_locked(struct inode_table *t, int mount_id, int dir_fd)
+{
+        struct mount_fd *m;
+        int dupfd;
+
+        for (size_t i = 0; i < t->n_mounts; i++) {
+                if (t->mounts[i].mount_id == mount_id)
+                        return t->mounts[i].fd;
+        }
+        m = realloc(t->mounts, (t->n_mounts + 1) * sizeof(*m));
+        if (!m)
+                return -1;
+        t->mounts = m;
+        dupfd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dupfd < 0)
+                return -1;
+        m[t->n_mounts].mount_id = mount_id;
+        m[t->n_mounts].fd = dupfd;
+        t->n_mounts++;
+        return dupfd;
+}
+
+/* A file handle for fd, or NULL (file system without handles, ENOMEM). */
+static struct file_handle *handle_of(int fd, int *ret_mount_id)
+{
+        struct file_handle *h;
+        unsigned int size = 64;
+
+        for (int tries = 0; tries < 2; tries++) {
+                h = malloc(sizeof(*h) + size);
+                if (!h)
+                        return NULL;
+                h->handle_bytes = size;
+                if (name_to_handle_at(fd, "", h, ret_mount_id,
+                                      AT_EMPTY_PATH) == 0)
+                        return h;
+                size = h->handle_bytes;
+                free(h);
+                if (errno != EOVERFLOW)
+                        return NULL;
+        }
+        return NULL;
+}
+
+int inode_fd_get(const struct inode *inode)
+{
+        int fd;
+
+        if (inode->fd >= 0)
+                return inode->fd;
+        fd = open_by_handle_at(inode->mount_fd, inode->handle,
+                               O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+void inode_fd_put(const struct inode *inode, int fd)
+{
+        if (fd >= 0 && fd != inode->fd)
+                close(fd);
+}
+
 struct inode *inode_table_get(struct inode_table *t, int fd,
                               const struct stat *st, int folder, int vnode,
-                              bool folder_root)
+                              bool folder_root, const struct inode *parent)
 {
+        struct file_handle *handle = NULL;
         struct inode *i, *fresh;
+        int mount_id = 0;
         size_t b;
 
-        /* Allocate outside the lock; most lookups of a walk are new. */
+        /*
+         * Allocate, and make the handle past the budget, outside the lock;
+         * most lookups of a walk are new.  The budget read is racy: a few
+         * descriptors more or less do not matter.
+         */
         fresh = calloc(1, sizeof(*fresh));
+        if (fresh && !S_ISDIR(st->st_mode) && t->handles_ok && parent &&
+            parent->fd >= 0 && parent->dev == st->st_dev &&
+            __atomic_load_n(&t->fds_held, __ATOMIC_RELAXED) >= t->budget)
+                handle = handle_of(fd, &mount_id);
         pthread_mutex_lock(&t->lock);
         b = key_hash(st->st_dev, st->st_ino, folder) & (t->n_buckets - 1);
         for (i = t->buckets[b]; i; i = i->hnext) {
@@ -113,6 +214,7 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
                         i->folder_root = folder_root;
                 }
                 pthread_mutex_unlock(&t->lock);
+                free(handle);
                 free(fresh);
                 close(fd);
                 return i;
@@ -124,6 +226,19 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
                 return NULL;
         }
         fresh->fd = fd;
+        fresh->mount_fd = -1;
+        if (handle) {
+                fresh->mount_fd = mount_fd_locked(t, mount_id,
+                                                  parent->fd);
+                if (fresh->mount_fd >= 0) {
+                        fresh->handle = handle;
+                        fresh->fd = -1;
+                } else {
+                        free(handle);
+                }
+        }
+        if (fresh->fd >= 0)
+                __atomic_add_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
         fresh->dev = st->st_dev;
         fresh->ino = st->st_ino;
         fresh->type = st->st_mode & S_IFMT;
@@ -137,6 +252,8 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         if (++t->count > t->n_buckets)
                 grow(t);
         pthread_mutex_unlock(&t->lock);
+        if (fresh->fd < 0)
+                close(fd); /* the record keeps the handle */
         return fresh;
 }
 
@@ -167,8 +284,12 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
                 *pp = inode->hnext;
                 t->count--;
         }
+        if (inode->fd >= 0)
+                __atomic_sub_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
-        close(inode->fd);
+        if (inode->fd >= 0)
+                close(inode->fd);
+        free(inode->handle);
         free(inode);
 }
 

@@ -12,9 +12,14 @@
  * kernel's lookup count drops to zero (forget).  All functions are
  * thread-safe.
  *
- * Every known inode costs one file descriptor; the process is capped at
- * RLIMIT_NOFILE (20,000 on the target platform).  A budget with an LRU of
- * reopenable handles is future work.
+ * The process is capped at RLIMIT_NOFILE (20,000 on the target platform)
+ * while the kernel may know millions of inodes.  So directories always hold
+ * their O_PATH descriptor, and so do other inodes while the table holds
+ * fewer descriptors than its budget; past the budget a new non-directory
+ * record keeps a file handle (name_to_handle_at()) instead and is reopened
+ * for the duration of each operation with open_by_handle_at(), which needs
+ * CAP_DAC_READ_SEARCH.  Without that capability, or on a file system that
+ * has no file handles, records keep descriptors whatever the budget.
  */
 #pragma once
 
@@ -23,9 +28,14 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+struct file_handle;
+
 struct inode {
         struct inode *hnext; /* hash chain (table private) */
-        int fd;              /* O_PATH | O_NOFOLLOW */
+        int fd;              /* O_PATH | O_NOFOLLOW, or -1: use handle */
+        struct file_handle *handle; /* when fd is -1 */
+        int mount_fd;        /* when fd is -1: an fd on the handle's mount,
+                              * owned by the table */
         dev_t dev;
         ino_t ino;
         mode_t type;         /* S_IFMT bits */
@@ -44,15 +54,36 @@ int inode_table_new(struct inode_table **ret_table);
 void inode_table_free(struct inode_table *table);
 
 /*
+ * Set the number of descriptors records may hold before new non-directory
+ * records switch to file handles, and whether open_by_handle_at() works
+ * for this process.  Call before the table is shared.
+ */
+void inode_table_set_budget(struct inode_table *table, size_t budget,
+                            bool handles_ok);
+
+/*
  * Find the record for (st->st_dev, st->st_ino, folder) and add one lookup,
  * or create it with one lookup, taking ownership of fd (an O_PATH fd of
- * that inode).  When a record already exists fd is closed.  Returns the
- * record, or NULL with errno ENOMEM (fd closed).  vnode and folder_root are
- * applied to a new record, and to an existing one when vnode >= 0.
+ * that inode).  When a record already exists fd is closed.  A new
+ * non-directory record beyond the descriptor budget keeps a file handle
+ * and fd is closed, when parent (the directory it was found in, or NULL)
+ * is on the same file system.  Returns the record, or NULL with errno ENOMEM (fd
+ * closed).  vnode and folder_root are applied to a new record, and to an
+ * existing one when vnode >= 0.
  */
 struct inode *inode_table_get(struct inode_table *table, int fd,
                               const struct stat *st, int folder, int vnode,
-                              bool folder_root);
+                              bool folder_root,
+                              const struct inode *parent);
+
+/*
+ * An O_PATH descriptor of the record's inode for one operation: its own
+ * (no cost), or one reopened from its handle.  Returns the fd or a negative
+ * errno (-ESTALE when the inode is gone).  Pair every success with
+ * inode_fd_put().
+ */
+int inode_fd_get(const struct inode *inode);
+void inode_fd_put(const struct inode *inode, int fd);
 
 /* Add n lookups to a known record. */
 void inode_table_ref(struct inode_table *table, struct inode *inode,

@@ -215,14 +215,51 @@ static void detach(int report_fd)
         close(report_fd);
 }
 
-static void raise_nofile(void)
+/* Raise the soft descriptor limit to the hard one; returns the result. */
+static size_t raise_nofile(void)
 {
         struct rlimit rl;
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
                 rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        getrlimit(RLIMIT_NOFILE, &rl);
         }
+        return rl.rlim_cur == RLIM_INFINITY ? (size_t)1 << 20
+                                            : (size_t)rl.rlim_cur;
+}
+
+/*
+ * Whether this process may reopen inodes from file handles
+ * (open_by_handle_at() needs CAP_DAC_READ_SEARCH): try on fd.
+ */
+static bool handles_work(int path_fd)
+{
+        struct file_handle *h;
+        int mount_id, r;
+        int fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return false;
+
+        h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+        if (!h)
+                return false;
+        h->handle_bytes = MAX_HANDLE_SZ;
+        r = name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH);
+        if (r == 0) {
+                r = open_by_handle_at(fd, h, O_PATH | O_CLOEXEC);
+                if (r >= 0)
+                        close(r);
+        } else {
+                /* no handles on scratch's file system; folders may have */
+                r = geteuid() == 0 ? 0 : -1;
+        }
+        free(h);
+        close(fd);
+        return r >= 0;
 }
 
 static void warn_folders(const struct view *view)
@@ -262,6 +299,7 @@ int main(int argc, char *argv[])
         char *fsname_opt = NULL, *err = NULL;
         char hostname[HOST_NAME_MAX + 1];
         int report_fd = -1;
+        size_t nofile;
         int ret = 1, r;
         bool mounted = false, signals_set = false;
 
@@ -350,7 +388,7 @@ int main(int argc, char *argv[])
                 goto out;
         }
         hostname[sizeof(hostname) - 1] = '\0';
-        raise_nofile();
+        nofile = raise_nofile();
 
         ctx.storage_uid = opts.storage_uid;
         ctx.storage_gid = opts.storage_gid;
@@ -438,6 +476,12 @@ int main(int argc, char *argv[])
                 fail("cannot start", NULL, strerror(-r));
                 goto out_end;
         }
+        /*
+         * Half the descriptors for inodes the kernel knows, the rest for
+         * open files and directories.
+         */
+        inode_table_set_budget(ctx.inodes, nofile / 2,
+                               handles_work(ctx.root.fd));
 
         if (fuse_set_signal_handlers(se) != 0) {
                 fail("cannot start FUSE session", NULL,
@@ -462,8 +506,14 @@ int main(int argc, char *argv[])
                 } else {
                         fuse_loop_cfg_set_clone_fd(loop_config,
                                                    (unsigned)cmd.clone_fd);
+                        /*
+                         * libfuse's default (-1) makes workers exit and be
+                         * recreated around every request; keep them.
+                         */
                         fuse_loop_cfg_set_idle_threads(loop_config,
-                                                       cmd.max_idle_threads);
+                                cmd.max_idle_threads == UINT_MAX ?
+                                        cmd.max_threads :
+                                        cmd.max_idle_threads);
                         fuse_loop_cfg_set_max_threads(loop_config,
                                                       cmd.max_threads);
                         r = fuse_session_loop_mt(se, loop_config);

@@ -63,10 +63,17 @@ static void fix_attr(const struct vfs_ctx *ctx, struct stat *st)
 static int stat_inode(const struct vfs_ctx *ctx, const struct inode *inode,
                       struct stat *st)
 {
-        if (fstatat(inode->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-                return errno;
-        fix_attr(ctx, st);
-        return 0;
+        int fd = inode_fd_get(inode);
+        int err = 0;
+
+        if (fd < 0)
+                return -fd;
+        if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+                err = errno;
+        else
+                fix_attr(ctx, st);
+        inode_fd_put(inode, fd);
+        return err;
 }
 
 static int check(const struct vfs_ctx *ctx, const struct inode *inode,
@@ -104,12 +111,18 @@ static bool is_dot_or_dotdot(const char *name)
  */
 static int chown_new(const struct vfs_ctx *ctx, const struct inode *inode)
 {
+        int fd, err = 0;
+
         if (!ctx->chown_on_create)
                 return 0;
-        if (fchownat(inode->fd, "", ctx->storage_uid, ctx->storage_gid,
+        fd = inode_fd_get(inode);
+        if (fd < 0)
+                return -fd;
+        if (fchownat(fd, "", ctx->storage_uid, ctx->storage_gid,
                      AT_EMPTY_PATH) < 0)
-                return errno;
-        return 0;
+                err = errno;
+        inode_fd_put(inode, fd);
+        return err;
 }
 
 static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
@@ -126,7 +139,8 @@ static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
 
 /* Turn an O_PATH fd into a known inode; takes ownership of fd. */
 static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
-                 bool folder_root, struct fuse_entry_param *e)
+                 bool folder_root, const struct inode *parent,
+                 struct fuse_entry_param *e)
 {
         struct inode *inode;
         struct stat st;
@@ -145,7 +159,7 @@ static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
                 return 0;
         }
         inode = inode_table_get(ctx->inodes, fd, &st, folder, vnode,
-                                folder_root);
+                                folder_root, parent);
         if (!inode)
                 return ENOMEM;
         fill_entry(ctx, inode, &st, e);
@@ -239,7 +253,7 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                         if (fd < 0)
                                 return -fd;
                         return adopt(ctx, fd, VIEW_SCRATCH, vparent, false,
-                                     e);
+                                     NULL, e);
                 }
                 fd = openat(parent->fd, "..",
                             O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -248,7 +262,7 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                 return adopt(ctx, fd, parent->folder,
                              parent->folder == VIEW_SCRATCH ?
                                      view_dir_of(ctx, fd) : -1,
-                             false, e);
+                             false, NULL, e);
         }
         if (vd >= 0 && !is_dot_or_dotdot(name)) {
                 int node = view_child(ctx->view, vd, name);
@@ -271,20 +285,21 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                                         return EIO;
                                 }
                                 return adopt(ctx, fd, vn->folder, node, true,
-                                             e);
+                                             NULL, e);
                         }
                         fd = openat(parent->fd, name,
                                     O_PATH | O_DIRECTORY | O_NOFOLLOW |
                                     O_CLOEXEC);
                         if (fd < 0)
                                 return errno == ENOTDIR ? EIO : errno;
-                        return adopt(ctx, fd, VIEW_SCRATCH, node, false, e);
+                        return adopt(ctx, fd, VIEW_SCRATCH, node, false,
+                                     NULL, e);
                 }
         }
         fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno;
-        return adopt(ctx, fd, parent->folder, -1, false, e);
+        return adopt(ctx, fd, parent->folder, -1, false, parent, e);
 }
 
 static void forget_entry(struct vfs_ctx *ctx, fuse_ino_t ino)
@@ -345,16 +360,21 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
         struct stat st;
         int err;
 
-        (void)fi;
-        err = stat_inode(ctx, inode_of(req, ino), &st);
+        /* An open file may be unlinked: its descriptor still answers. */
+        if (fi && fstat((int)fi->fh, &st) == 0) {
+                fix_attr(ctx, &st);
+                err = 0;
+        } else {
+                err = stat_inode(ctx, inode_of(req, ino), &st);
+        }
         if (err)
                 fuse_reply_err(req, err);
         else
                 fuse_reply_attr(req, &st, ctx->timeout);
 }
 
-static int set_times(struct inode *inode, const struct stat *attr, int valid,
-                     struct fuse_file_info *fi)
+static int set_times(struct inode *inode, int ifd, const struct stat *attr,
+                     int valid, struct fuse_file_info *fi)
 {
         struct timespec tv[2];
         char path[PROC_FD_MAX];
@@ -373,12 +393,12 @@ static int set_times(struct inode *inode, const struct stat *attr, int valid,
                 tv[1] = attr->st_mtim;
         if (fi)
                 return futimens((int)fi->fh, tv) < 0 ? errno : 0;
-        if (utimensat(inode->fd, "", tv, AT_EMPTY_PATH) == 0)
+        if (utimensat(ifd, "", tv, AT_EMPTY_PATH) == 0)
                 return 0;
         if (errno != EINVAL || S_ISLNK(inode->type))
                 return errno;
         /* Kernels without AT_EMPTY_PATH for utimensat(). */
-        proc_path(path, inode->fd);
+        proc_path(path, ifd);
         return utimensat(AT_FDCWD, path, tv, 0) < 0 ? errno : 0;
 }
 
@@ -389,7 +409,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
         struct stat st;
-        int err;
+        int err, ifd;
 
         /* Refuse before changing anything, so a refusal changes nothing. */
         if ((valid & FUSE_SET_ATTR_MODE) &&
@@ -419,18 +439,23 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                 goto out_err;
         }
         /* uid/gid: ownership is presented, never stored (SPEC identity). */
+        ifd = inode_fd_get(inode);
+        if (ifd < 0) {
+                err = -ifd;
+                goto out_err;
+        }
         if (valid & FUSE_SET_ATTR_MODE) {
                 mode_t mode = attr->st_mode & 07777;
 
                 if (fi)
                         err = fchmod((int)fi->fh, mode) < 0 ? errno : 0;
                 else {
-                        proc_path(path, inode->fd);
+                        proc_path(path, ifd);
                         err = fchmodat(AT_FDCWD, path, mode, 0) < 0 ? errno
                                                                     : 0;
                 }
                 if (err)
-                        goto out_err;
+                        goto out_put;
         }
         if (valid & FUSE_SET_ATTR_SIZE) {
                 if (fi) {
@@ -439,7 +464,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                 } else {
                         int fd;
 
-                        proc_path(path, inode->fd);
+                        proc_path(path, ifd);
                         fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
                         if (fd < 0) {
                                 err = errno;
@@ -450,19 +475,24 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                         }
                 }
                 if (err)
-                        goto out_err;
+                        goto out_put;
         }
         if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
                      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
-                err = set_times(inode, attr, valid, fi);
+                err = set_times(inode, ifd, attr, valid, fi);
                 if (err)
-                        goto out_err;
+                        goto out_put;
         }
-        err = stat_inode(ctx, inode, &st);
-        if (err)
-                goto out_err;
+        if (fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+                err = errno;
+                goto out_put;
+        }
+        inode_fd_put(inode, ifd);
+        fix_attr(ctx, &st);
         fuse_reply_attr(req, &st, ctx->timeout);
         return;
+out_put:
+        inode_fd_put(inode, ifd);
 out_err:
         fuse_reply_err(req, err);
 }
@@ -472,10 +502,18 @@ static void vfs_readlink(fuse_req_t req, fuse_ino_t ino)
         struct inode *inode = inode_of(req, ino);
         char buf[PATH_MAX + 1];
         ssize_t n;
+        int fd = inode_fd_get(inode);
 
-        n = readlinkat(inode->fd, "", buf, sizeof(buf));
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        n = readlinkat(fd, "", buf, sizeof(buf));
+        if (n < 0)
+                n = -errno;
+        inode_fd_put(inode, fd);
         if (n < 0) {
-                fuse_reply_err(req, errno);
+                fuse_reply_err(req, (int)-n);
                 return;
         }
         if ((size_t)n >= sizeof(buf)) {
@@ -509,6 +547,7 @@ static void reply_created(fuse_req_t req, struct inode *parent,
             (e.attr.st_mode & (S_ISUID | S_ISGID))) {
                 char path[PROC_FD_MAX];
 
+                /* directories always hold their descriptor */
                 proc_path(path, inode->fd);
                 if (fchmodat(AT_FDCWD, path, e.attr.st_mode & 0777, 0) < 0)
                         err = errno;
@@ -607,7 +646,7 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
         struct inode *dir = inode_of(req, newparent);
         struct fuse_entry_param e;
         char path[PROC_FD_MAX];
-        int err;
+        int err, fd;
 
         if (inode->folder != dir->folder) {
                 fuse_reply_err(req, EXDEV);
@@ -623,9 +662,17 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                 return;
         }
         /* Link the inode we hold, not whatever a name points to now. */
-        proc_path(path, inode->fd);
-        if (linkat(AT_FDCWD, path, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0) {
-                fuse_reply_err(req, errno);
+        fd = inode_fd_get(inode);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        proc_path(path, fd);
+        err = linkat(AT_FDCWD, path, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0
+                      ? errno : 0;
+        inode_fd_put(inode, fd);
+        if (err) {
+                fuse_reply_err(req, err);
                 return;
         }
         err = do_lookup(ctx, dir, newname, &e);
@@ -732,25 +779,31 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
-        int fd;
+        int fd, ifd, err;
 
         if (S_ISLNK(inode->type)) {
                 fuse_reply_err(req, ELOOP);
                 return;
         }
         if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-                int err = check(ctx, inode, VIEW_OP_CHANGE);
-
+                err = check(ctx, inode, VIEW_OP_CHANGE);
                 if (err) {
                         fuse_reply_err(req, err);
                         return;
                 }
         }
-        proc_path(path, inode->fd);
+        ifd = inode_fd_get(inode);
+        if (ifd < 0) {
+                fuse_reply_err(req, -ifd);
+                return;
+        }
+        proc_path(path, ifd);
         fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
                         O_CLOEXEC);
+        err = errno;
+        inode_fd_put(inode, ifd);
         if (fd < 0) {
-                fuse_reply_err(req, errno);
+                fuse_reply_err(req, err);
                 return;
         }
         fi->fh = (uint64_t)fd;
@@ -1155,10 +1208,20 @@ static void vfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+        struct inode *inode = inode_of(req, ino);
         struct statvfs sv;
+        int fd = inode_fd_get(inode);
+        int err = 0;
 
-        if (fstatvfs(inode_of(req, ino)->fd, &sv) < 0)
-                fuse_reply_err(req, errno);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        if (fstatvfs(fd, &sv) < 0)
+                err = errno;
+        inode_fd_put(inode, fd);
+        if (err)
+                fuse_reply_err(req, err);
         else
                 fuse_reply_statfs(req, &sv);
 }
@@ -1183,7 +1246,7 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
-        int err;
+        int err, fd;
 
         err = check(ctx, inode, VIEW_OP_CHANGE);
         if (!err && S_ISLNK(inode->type))
@@ -1194,56 +1257,39 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                 fuse_reply_err(req, err);
                 return;
         }
-        proc_path(path, inode->fd);
-        fuse_reply_err(req, setxattr(path, name, value, size, flags) < 0 ?
-                                    errno : 0);
-}
-
-static void vfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-                         size_t size)
-{
-        struct inode *inode = inode_of(req, ino);
-        char path[PROC_FD_MAX];
-        char *buf = NULL;
-        ssize_t n;
-
-        if (S_ISLNK(inode->type)) {
-                fuse_reply_err(req, ENODATA);
+        fd = inode_fd_get(inode);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
                 return;
         }
-        proc_path(path, inode->fd);
-        if (size) {
-                buf = malloc(size);
-                if (!buf) {
-                        fuse_reply_err(req, ENOMEM);
-                        return;
-                }
-        }
-        n = getxattr(path, name, buf, size);
-        if (n < 0)
-                fuse_reply_err(req, errno);
-        else if (size)
-                fuse_reply_buf(req, buf, (size_t)n);
-        else
-                fuse_reply_xattr(req, (size_t)n);
-        free(buf);
+        proc_path(path, fd);
+        err = setxattr(path, name, value, size, flags) < 0 ? errno : 0;
+        inode_fd_put(inode, fd);
+        fuse_reply_err(req, err);
 }
 
-static void vfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+/*
+ * Shared by getxattr and listxattr: name NULL lists.  A size of 0 asks
+ * for the size only.
+ */
+static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                        size_t size)
 {
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
         char *buf = NULL;
         ssize_t n;
+        int fd;
 
         if (S_ISLNK(inode->type)) {
-                if (size)
+                if (name)
+                        fuse_reply_err(req, ENODATA);
+                else if (size)
                         fuse_reply_buf(req, NULL, 0);
                 else
                         fuse_reply_xattr(req, 0);
                 return;
         }
-        proc_path(path, inode->fd);
         if (size) {
                 buf = malloc(size);
                 if (!buf) {
@@ -1251,14 +1297,36 @@ static void vfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
                         return;
                 }
         }
-        n = listxattr(path, buf, size);
+        fd = inode_fd_get(inode);
+        if (fd < 0) {
+                free(buf);
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        proc_path(path, fd);
+        n = name ? getxattr(path, name, buf, size)
+                 : listxattr(path, buf, size);
         if (n < 0)
-                fuse_reply_err(req, errno);
+                n = -errno;
+        inode_fd_put(inode, fd);
+        if (n < 0)
+                fuse_reply_err(req, (int)-n);
         else if (size)
                 fuse_reply_buf(req, buf, (size_t)n);
         else
                 fuse_reply_xattr(req, (size_t)n);
         free(buf);
+}
+
+static void vfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                         size_t size)
+{
+        do_getxattr(req, ino, name, size);
+}
+
+static void vfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+        do_getxattr(req, ino, NULL, size);
 }
 
 static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -1266,7 +1334,7 @@ static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
-        int err;
+        int err, fd;
 
         err = check(ctx, inode, VIEW_OP_REMOVE);
         if (!err && S_ISLNK(inode->type))
@@ -1277,8 +1345,15 @@ static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
                 fuse_reply_err(req, err);
                 return;
         }
-        proc_path(path, inode->fd);
-        fuse_reply_err(req, removexattr(path, name) < 0 ? errno : 0);
+        fd = inode_fd_get(inode);
+        if (fd < 0) {
+                fuse_reply_err(req, -fd);
+                return;
+        }
+        proc_path(path, fd);
+        err = removexattr(path, name) < 0 ? errno : 0;
+        inode_fd_put(inode, fd);
+        fuse_reply_err(req, err);
 }
 
 /*

@@ -7,7 +7,8 @@
  */
 #pragma once
 
-#define FUSE_USE_VERSION 35
+/* 3.12: the fuse_loop_config and fuse_parse_cmdline() of 3.12+ */
+#define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
