@@ -627,7 +627,8 @@ int cat_session_start(cat_catalog *cat, const char *source,
         }
         for (size_t i = 0; i < set.n; i++)
                 set.v[i].mounted_at = now;
-        qsort(set.v, set.n, sizeof(*set.v), mount_cmp);
+        if (set.n > 1)
+                qsort(set.v, set.n, sizeof(*set.v), mount_cmp);
         *ret_session = session;
         session = NULL;
         *ret_mounts = set.v;
