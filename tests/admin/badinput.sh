@@ -9,11 +9,15 @@
 # host tree before and after.
 source "$(dirname "$0")/lib.sh"
 
-_setup() {
+_people() {
         setup_catalog
         add_users alice bob
         ok project add p1
         mkfolder --user alice data >/dev/null
+}
+
+_setup() {
+        fixture people _people
         snapshot before
 }
 
@@ -167,12 +171,17 @@ text_file_as_catalog_is_an_error_and_stays_unchanged() {
 }
 
 sqlite_database_that_is_not_a_catalog_is_an_error_and_stays_unchanged() {
+        local sum
         sqlite3 "$CAT" "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');"
+        sum=$(sha256sum <"$CAT")
         snapshot before
         fails folder list
         fails init
         fails user add alice
         assert_unchanged before
+        # Not even its journal mode may change: it is someone else's database.
+        assert_eq "$sum" "$(sha256sum <"$CAT")" "database bytes"
+        assert_absent "$CAT-wal"
 }
 
 catalog_of_a_newer_schema_is_an_error_and_stays_unchanged() {

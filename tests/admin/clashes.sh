@@ -6,12 +6,14 @@
 # error that lists the matching UUIDs; automount folders cannot be shared.
 source "$(dirname "$0")/lib.sh"
 
-_setup() {
+_people() {
         setup_catalog
         add_users alice bob carol
         ok project add p1
         ok project member add p1 bob
 }
+
+_setup() { fixture people _people; }
 
 create_of_name_the_owner_already_has_fails() {
         _setup

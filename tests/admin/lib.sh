@@ -47,7 +47,7 @@ fail() {
                 i=$((i + 1))
         done
         {
-        echo "# FAIL ${BASH_SOURCE[$i]##*/}:${BASH_LINENO[$((i - 1))]} in ${FUNCNAME[$i]:-?}: $1"
+        echo "# FAIL ${BASH_SOURCE[$i]##*/}:${BASH_LINENO[$((i - 1))]} in ${FUNCNAME[$i]:-?}${CASE_NAME:+ (case $CASE_NAME)}: $1"
         if [[ $# -ge 3 ]]; then
                 echo "#   expected: $2"
                 echo "#   got:      $3"
@@ -61,7 +61,7 @@ fail() {
         } >&2
         touch "$T/.failed"
         if [[ $BASHPID != "${CASE_PID:-$BASHPID}" ]]; then
-                kill -TERM "$CASE_PID" 2>/dev/null
+                kill -USR1 "$CASE_PID" 2>/dev/null
         fi
         exit 1
 }
@@ -79,8 +79,8 @@ adm_raw() {
         LAST_CMD="vfolderfs-admin $(printf '%q ' "$@")"
         timeout -k 5 "$CMD_TIMEOUT" "$ADMIN" "$@" >"$T/.out" 2>"$T/.err" </dev/null
         RC=$?
-        OUT=$(cat "$T/.out")
-        ERR=$(cat "$T/.err")
+        OUT=$(<"$T/.out")
+        ERR=$(<"$T/.err")
         [[ $RC -ne 124 && $RC -ne 137 ]] || fail "command hung (killed after ${CMD_TIMEOUT}s)"
         [[ $RC -lt 128 ]] || fail "command died of signal $((RC - 128))"
         return 0
@@ -103,8 +103,8 @@ fails() {
 _check_error_shape() {
         [[ $RC -eq 1 ]] || fail "command did not fail with exit 1" "exit 1" "exit $RC"
         [[ -z $OUT ]] || fail "failing command wrote to stdout" "(nothing)" "$OUT"
-        local lines
-        lines=$(wc -l <"$T/.err")
+        local newlines=${ERR//[!$'\n']/}
+        local lines=$((${#newlines} + 1))
         [[ $lines -eq 1 ]] || fail "error is not one line" "1 line on stderr" "$lines lines: $ERR"
         [[ $ERR =~ $ERR_RE ]] || fail "error line has the wrong shape" "$ERR_RE" "$ERR"
 }
@@ -188,13 +188,16 @@ snapshot() {
 
 # assert_unchanged NAME: catalog and host tree are as snapshot NAME saw them.
 assert_unchanged() {
-        sqlite3 "$CAT" .dump >"$T/.now.sql" 2>&1
-        if ! cmp -s "$T/.snap-$1.sql" "$T/.now.sql"; then
-                fail "catalog changed" "no change" "$(diff "$T/.snap-$1.sql" "$T/.now.sql" | head -20 | tr '\n' '|')"
+        local was now
+        now=$(sqlite3 "$CAT" .dump 2>&1)
+        was=$(<"$T/.snap-$1.sql")
+        if [[ $now != "$was" ]]; then
+                fail "catalog changed" "no change" "$(diff <(echo "$was") <(echo "$now") | head -20 | tr '\n' '|')"
         fi
-        (cd "$ROOT" && find . | sort) >"$T/.now.tree"
-        if ! cmp -s "$T/.snap-$1.tree" "$T/.now.tree"; then
-                fail "storage host tree changed" "no change" "$(diff "$T/.snap-$1.tree" "$T/.now.tree" | head -20 | tr '\n' '|')"
+        now=$(cd "$ROOT" && find . | sort)
+        was=$(<"$T/.snap-$1.tree")
+        if [[ $now != "$was" ]]; then
+                fail "storage host tree changed" "no change" "$(diff <(echo "$was") <(echo "$now") | head -20 | tr '\n' '|')"
         fi
 }
 
@@ -223,10 +226,10 @@ add_users() {
 # mkfolder NAME OWNER-OPTION OWNER [MORE...]: create a folder, echo its id.
 mkfolder() {
         ok --json folder create "$@"
-        local id
-        id=$(jq -r '.id' <<<"$OUT" 2>/dev/null)
-        [[ $id =~ $UUID_RE ]] || fail "folder create --json printed no id" "an object with a UUID id" "$OUT"
-        printf '%s\n' "$id"
+        # Not jq: this runs in most cases and jq costs a process start.
+        [[ $OUT =~ \"id\":\ *\"([0-9a-f-]{36})\" ]] ||
+                fail "folder create --json printed no id" "an object with a UUID id" "$OUT"
+        printf '%s\n' "${BASH_REMATCH[1]}"
 }
 
 user_id() { sql "SELECT id FROM users WHERE name = '$1'"; }
@@ -266,12 +269,40 @@ start_session() {
              UPDATE mounts SET mounted_at = strftime('%s', 'now') WHERE session_id = '$id'"
 }
 
+# fixture KEY FUNCTION [VAR...]: run the setup FUNCTION in the first case
+# that asks for KEY and keep its catalog, host tree and the named variables;
+# later cases get copies instead of running the same commands again (the
+# commands themselves are tested where they are the subject).  The host root
+# has the same path in every case of a script, so the copies stay valid.
+fixture() {
+        local key=$1 fn=$2 dir=$BASE/fixtures/$1
+        shift 2
+        if [[ -d $dir ]]; then
+                cp "$dir/cat.db" "$CAT"
+                cp -a "$dir/root/." "$ROOT/"
+                # shellcheck disable=SC1091
+                source "$dir/vars"
+                return
+        fi
+        "$fn"
+        sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+        mkdir -p "$dir.tmp"
+        cp "$CAT" "$dir.tmp/cat.db"
+        cp -a "$ROOT" "$dir.tmp/root"
+        if [[ $# -gt 0 ]]; then
+                declare -p "$@" | sed 's/^declare -[-a-zA-Z]* /declare -g /' >"$dir.tmp/vars"
+        else
+                : >"$dir.tmp/vars"
+        fi
+        mv "$dir.tmp" "$dir"
+}
+
 # ---------------------------------------------------------------------------
 # Runner.
 
 run_tests() {
         local suite=$1 filter=${2:-}
-        local cases=() c n=0 passed=0 failed=0 rc
+        local cases=() c n=0 passed=0 failed=0 rc line
         command -v jq >/dev/null || { echo "admin-$suite: jq is required" >&2; exit 1; }
         if [[ ! -x $ADMIN ]]; then
                 echo "admin-$suite: no executable at '$ADMIN' (set VFOLDERFS_ADMIN)" >&2
@@ -282,31 +313,41 @@ run_tests() {
                 [[ -z $filter || $c =~ $filter ]] && cases+=("$c")
         done < <(grep -oE '^[a-z][a-z0-9_]*\(\) *\{' "$0" | sed 's/(.*//')
 
-        BASE=$(mktemp -d "${TMPDIR:-/tmp}/admin-$suite.XXXXXX")
+        # tmpfs when there is one: catalog commits fsync, and the machine's
+        # disk is shared with benchmarks.
+        local tmp=${TMPDIR:-/dev/shm}
+        [[ -d $tmp && -w $tmp ]] || tmp=/tmp
+        BASE=$(mktemp -d "$tmp/admin-$suite.XXXXXX")
         trap 'rm -rf "$BASE"' EXIT
         trap 'exit 130' INT TERM
         echo "1..${#cases[@]}"
         for c in "${cases[@]}"; do
                 n=$((n + 1))
-                T=$(mktemp -d "$BASE/case.XXXXXX")
+                T=$BASE/case.$n
+                mkdir "$T" "$BASE/root"
                 (
                         CAT=$T/cat.db
-                        ROOT=$T/root
-                        mkdir -p "$ROOT"
+                        ROOT=$BASE/root
                         cd "$T" || exit 1
                         CASE_PID=$BASHPID
+                        CASE_NAME=$c
+                        trap 'exit 1' USR1
                         "$c"
                 ) >"$T.log" 2>&1 </dev/null
                 rc=$?
                 if [[ $rc -eq 0 && ! -e $T/.failed ]]; then
                         echo "ok $n $c"
+                        # A passing case may leave notes ("# ...") worth seeing.
+                        while IFS= read -r line; do
+                                [[ $line != "# "* ]] || echo "    $line"
+                        done <"$T.log"
                         passed=$((passed + 1))
                 else
                         echo "not ok $n $c"
                         sed 's/^/    /' "$T.log"
                         failed=$((failed + 1))
                 fi
-                rm -rf "$T" "$T.log"
+                rm -rf "$T" "$T.log" "$BASE/root"
         done
         echo "admin-$suite: $passed passed, $failed failed"
         [[ $failed -eq 0 ]]

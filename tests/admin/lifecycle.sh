@@ -12,13 +12,15 @@
 # nothing yet, so it does not block trashing.
 source "$(dirname "$0")/lib.sh"
 
-_setup() { # alice's folder "data" with a file in it; $ID, $DIR
+_data() {
         setup_catalog
         add_users alice bob
         ID=$(mkfolder --user alice data)
         DIR=$(backing_dir "$ID")
         echo payload >"$DIR/file"
 }
+
+_setup() { fixture data _data ID DIR; } # alice's "data" with a file; $ID, $DIR
 
 _status() {
         ok --json folder info "$1"

@@ -6,9 +6,13 @@
 # dump and storage host tree compared before and after).
 source "$(dirname "$0")/lib.sh"
 
-_setup() {
+_alice() {
         setup_catalog
         add_users alice
+}
+
+_setup() {
+        fixture alice _alice
         snapshot before
 }
 
@@ -19,7 +23,7 @@ _accepts() {
         _setup
         id=$(mkfolder --user alice "$1")
         ok --json folder list
-        assert_jq "map(select(.id == \"$id\") | .name)" "$(jq -cn --arg n "$1" '[$n]')" "listed name"
+        assert_jq "map(select(.id == \"$id\") | .name)" "[\"$1\"]" "listed name"
         dir=$(backing_dir "$id")
         assert_dir "$dir"
 }
@@ -72,8 +76,7 @@ create_refuses_name_with_colon() { _refuses "a:b"; }
 
 rename_refuses_reserved_name_and_keeps_old_one() {
         local id
-        setup_catalog
-        add_users alice
+        fixture alice _alice
         id=$(mkfolder --user alice data)
         snapshot before
         fails folder rename data .ssh
@@ -88,8 +91,7 @@ rename_refuses_reserved_name_and_keeps_old_one() {
 
 rename_accepts_valid_name_and_moves_no_data() {
         local id dir
-        setup_catalog
-        add_users alice
+        fixture alice _alice
         id=$(mkfolder --user alice data)
         dir=$(backing_dir "$id")
         echo kept >"$dir/file"
@@ -102,7 +104,7 @@ rename_accepts_valid_name_and_moves_no_data() {
 }
 
 user_add_refuses_invalid_user_names() {
-        setup_catalog
+        fixture alice _alice
         snapshot before
         fails user add "a b"
         fails user add "../x"
@@ -112,7 +114,7 @@ user_add_refuses_invalid_user_names() {
 }
 
 host_add_refuses_invalid_host_names() {
-        setup_catalog
+        fixture alice _alice
         mkdir "$T/other"
         snapshot before
         fails host add "a/b" "$T/other"
@@ -122,7 +124,7 @@ host_add_refuses_invalid_host_names() {
 }
 
 project_add_refuses_invalid_project_names() {
-        setup_catalog
+        fixture alice _alice
         snapshot before
         fails project add "p/q"
         fails project add "_p"

@@ -7,12 +7,14 @@
 # --help hint, --help works on every command and subcommand, --version.
 source "$(dirname "$0")/lib.sh"
 
-_setup() {
+_people() {
         setup_catalog
         add_users alice bob
         ok project add p1
         ok project member add p1 bob
 }
+
+_setup() { fixture people _people; }
 
 # ---------------------------------------------------------------------------
 # JSON.

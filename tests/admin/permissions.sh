@@ -24,7 +24,8 @@ _expect_perm() {
         assert_eq "$3" "$(_perm_in_info "$1" "$2")" "permission of '$2' for '$1' in folder info"
 }
 
-_project_setup() { # project p1 with members bob and carol; dave is a stranger
+# Users alice, bob, carol, dave; project p1 with members bob and carol.
+_people() {
         setup_catalog
         add_users alice bob carol dave
         ok project add p1
@@ -32,45 +33,41 @@ _project_setup() { # project p1 with members bob and carol; dave is a stranger
         ok project member add p1 carol
 }
 
+_project_setup() { fixture people _people; }
+
 owner_gets_wd_by_default() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data >/dev/null
         _expect_perm alice data wd
 }
 
 owner_gets_folder_permission_ro() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data --permission ro >/dev/null
         _expect_perm alice data ro
 }
 
 owner_gets_folder_permission_rw() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data --permission rw >/dev/null
         _expect_perm alice data rw
 }
 
 owner_gets_folder_permission_wd() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data --permission wd >/dev/null
         _expect_perm alice data wd
 }
 
 owner_follows_folder_set_permission() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data >/dev/null
         ok folder set data --permission ro
         _expect_perm alice data ro
 }
 
 user_folder_shows_owner_type_user_and_owner_name() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data >/dev/null
         ok --json folder list --user alice
         assert_jq 'map([.owner_type, .owner])' '[["user","alice"]]'
@@ -126,8 +123,7 @@ project_member_whose_grant_is_removed_gets_folder_permission_again() {
 }
 
 grantee_gets_the_grant_permission() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data --permission wd >/dev/null
         ok folder share data bob --permission ro
         _expect_perm bob data ro
@@ -135,16 +131,14 @@ grantee_gets_the_grant_permission() {
 }
 
 grantee_gets_grant_above_folder_permission() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data --permission ro >/dev/null
         ok folder share data bob --permission rw
         _expect_perm bob data rw
 }
 
 second_share_replaces_the_grant() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data >/dev/null
         ok folder share data bob --permission ro
         ok folder share data bob --permission wd
@@ -153,8 +147,7 @@ second_share_replaces_the_grant() {
 }
 
 grantee_sees_owner_as_the_owner() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data >/dev/null
         ok folder share data bob --permission ro
         ok --json folder list --user bob
@@ -162,8 +155,7 @@ grantee_sees_owner_as_the_owner() {
 }
 
 unshared_user_no_longer_sees_folder() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data >/dev/null
         ok folder share data bob --permission rw
         ok folder unshare data bob
@@ -173,8 +165,7 @@ unshared_user_no_longer_sees_folder() {
 }
 
 unshare_of_user_without_grant_fails() {
-        setup_catalog
-        add_users alice bob
+        _project_setup
         mkfolder --user alice data >/dev/null
         snapshot before
         fails folder unshare data bob
@@ -182,8 +173,7 @@ unshare_of_user_without_grant_fails() {
 }
 
 share_with_the_owner_is_refused() {
-        setup_catalog
-        add_users alice
+        _project_setup
         mkfolder --user alice data >/dev/null
         snapshot before
         fails folder share data alice --permission ro
@@ -220,8 +210,7 @@ non_member_does_not_see_project_folder() {
 # a folder that does not exist: same text once the reference is replaced.
 stranger_cannot_info_folder_by_name_and_error_reveals_nothing() {
         local id err_hidden err_absent
-        setup_catalog
-        add_users alice dave
+        _project_setup
         id=$(mkfolder --user alice secret)
         fails folder info secret --user dave
         err_hidden=${ERR//secret/REF}
@@ -234,8 +223,7 @@ stranger_cannot_info_folder_by_name_and_error_reveals_nothing() {
 
 stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
         local id other err_hidden err_absent
-        setup_catalog
-        add_users alice dave
+        _project_setup
         id=$(mkfolder --user alice secret)
         other=$(cat /proc/sys/kernel/random/uuid)
         fails folder info "$id" --user dave
@@ -249,8 +237,7 @@ stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
 
 stranger_cannot_use_files_or_usage_on_hidden_folder() {
         local id
-        setup_catalog
-        add_users alice dave
+        _project_setup
         id=$(mkfolder --user alice secret)
         echo s >"$(backing_dir "$id")/f"
         fails files ls secret --user dave
@@ -260,8 +247,7 @@ stranger_cannot_use_files_or_usage_on_hidden_folder() {
 
 stranger_cannot_mount_hidden_folder() {
         local id
-        setup_catalog
-        add_users alice dave
+        _project_setup
         id=$(mkfolder --user alice secret)
         snapshot before
         fails session create --user dave --mount secret
@@ -290,7 +276,7 @@ folder_list_with_user_includes_own_shared_and_project_folders_only() {
 }
 
 folder_list_with_unknown_user_fails() {
-        setup_catalog
+        _project_setup
         fails folder list --user nobody
 }
 

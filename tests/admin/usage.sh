@@ -9,12 +9,14 @@
 # detail, repaired).
 source "$(dirname "$0")/lib.sh"
 
-_setup() {
+_data() {
         setup_catalog
         add_users alice
         ID=$(mkfolder --user alice data)
         DIR=$(backing_dir "$ID")
 }
+
+_setup() { fixture data _data ID DIR; }
 
 _usage() { # REF: "bytes files"
         ok --json usage "$1"
