@@ -26,27 +26,43 @@ struct cat_catalog {
 #define CAT_APPLICATION_ID 0x76666c64
 
 /*
- * One row per (user, folder) the user can access, with the effective
- * permission as text: owner of a user folder, member of the owning project
- * (a per-user grant replaces the folder's permission), or grantee.  Used as
- * a common table expression: "WITH " CAT_ACCESS_CTE " SELECT ...".
+ * Who may see which folder, as SQL fragments over "folders f".  U is the
+ * SQL parameter holding a user id, F the one holding a folder id.  Every
+ * fragment walks an index (owner, members by user, grants by user or
+ * folder), so none of them grows with the number of folders in the catalog.
+ *
+ * CAT_EFFECTIVE(U): the effective permission of U on f as text, NULL for
+ * none: owner of a user folder -> the folder's permission; member of the
+ * owning project -> the per-user grant, else the folder's permission;
+ * anyone else -> their grant.
  */
-#define CAT_ACCESS_CTE                                                        \
-        "access(user_id, folder_id, permission) AS ("                         \
-        " SELECT f.owner_id, f.id, f.permission FROM folders f"               \
-        "  WHERE f.owner_type = 'user'"                                       \
-        " UNION ALL"                                                          \
-        " SELECT m.user_id, f.id, COALESCE((SELECT g.permission FROM grants g"\
-        "   WHERE g.folder_id = f.id AND g.user_id = m.user_id), f.permission)"\
-        "  FROM folders f JOIN members m ON m.project_id = f.owner_id"        \
-        "  WHERE f.owner_type = 'project'"                                    \
-        " UNION ALL"                                                          \
-        " SELECT g.user_id, g.folder_id, g.permission FROM grants g"          \
-        "  JOIN folders f ON f.id = g.folder_id"                              \
-        "  WHERE NOT (f.owner_type = 'user' AND f.owner_id = g.user_id)"      \
-        "    AND NOT (f.owner_type = 'project' AND EXISTS (SELECT 1 FROM"     \
-        "     members m WHERE m.project_id = f.owner_id"                      \
-        "     AND m.user_id = g.user_id)))"
+#define CAT_EFFECTIVE(U)                                                      \
+        "(CASE WHEN f.owner_type = 'user' AND f.owner_id = " U                \
+        "  THEN f.permission"                                                 \
+        " WHEN f.owner_type = 'project' AND EXISTS (SELECT 1 FROM members m"  \
+        "  WHERE m.project_id = f.owner_id AND m.user_id = " U ")"            \
+        "  THEN COALESCE((SELECT g.permission FROM grants g"                  \
+        "   WHERE g.folder_id = f.id AND g.user_id = " U "), f.permission)"   \
+        " ELSE (SELECT g.permission FROM grants g"                            \
+        "  WHERE g.folder_id = f.id AND g.user_id = " U ") END)"
+
+/* The ids of every folder U can see (own, their projects', shared). */
+#define CAT_VISIBLE_IDS(U)                                                    \
+        "SELECT v.id FROM folders v WHERE v.owner_type = 'user'"              \
+        "  AND v.owner_id = " U                                               \
+        " UNION SELECT v.id FROM members m JOIN folders v"                    \
+        "  ON v.owner_type = 'project' AND v.owner_id = m.project_id"         \
+        "  WHERE m.user_id = " U                                              \
+        " UNION SELECT g.folder_id FROM grants g WHERE g.user_id = " U
+
+/* The ids of every user who can see folder F. */
+#define CAT_ACCESSORS(F)                                                      \
+        "SELECT v.owner_id FROM folders v WHERE v.id = " F                    \
+        "  AND v.owner_type = 'user'"                                         \
+        " UNION SELECT m.user_id FROM folders v JOIN members m"               \
+        "  ON m.project_id = v.owner_id WHERE v.id = " F                      \
+        "  AND v.owner_type = 'project'"                                      \
+        " UNION SELECT g.user_id FROM grants g WHERE g.folder_id = " F
 
 /* Columns read by cat_folder_from_row(), for "FROM folders f". */
 #define CAT_FOLDER_COLUMNS                                                    \

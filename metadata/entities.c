@@ -622,12 +622,10 @@ int cat_project_member_add(cat_catalog *cat, const char *project,
                 goto fail;
 
         /* A project folder named like a folder the user already sees. */
-        r = cat_prepare(cat, "WITH " CAT_ACCESS_CTE
-                        " SELECT pf.name, pf.id, f.id FROM folders pf"
-                        " JOIN access a ON a.user_id = ?2"
-                        " JOIN folders f ON f.id = a.folder_id"
+        r = cat_prepare(cat, "SELECT pf.name, pf.id, f.id FROM folders pf"
+                        " JOIN folders f ON f.name = pf.name AND f.id <> pf.id"
                         " WHERE pf.owner_type = 'project' AND pf.owner_id = ?1"
-                        "  AND f.name = pf.name AND f.id <> pf.id LIMIT 1",
+                        "  AND f.id IN (" CAT_VISIBLE_IDS("?2") ") LIMIT 1",
                         &stmt, reterr);
         if (r < 0)
                 goto fail;

@@ -84,16 +84,15 @@ int cat_folder_from_row(sqlite3_stmt *stmt, int col0, struct cat_folder *f)
 static const char sql_by_id[] =
         "SELECT " CAT_FOLDER_COLUMNS ", 'none' FROM folders f WHERE f.id = ?1";
 static const char sql_by_id_user[] =
-        "WITH " CAT_ACCESS_CTE " SELECT " CAT_FOLDER_COLUMNS ", a.permission"
-        " FROM folders f JOIN access a ON a.folder_id = f.id"
-        " AND a.user_id = ?2 WHERE f.id = ?1";
+        "SELECT * FROM (SELECT " CAT_FOLDER_COLUMNS ", " CAT_EFFECTIVE("?2")
+        " AS eff FROM folders f WHERE f.id = ?1) WHERE eff IS NOT NULL";
 static const char sql_by_name[] =
         "SELECT " CAT_FOLDER_COLUMNS ", 'none' FROM folders f"
         " WHERE f.name = ?1 ORDER BY f.id";
 static const char sql_by_name_user[] =
-        "WITH " CAT_ACCESS_CTE " SELECT " CAT_FOLDER_COLUMNS ", a.permission"
-        " FROM folders f JOIN access a ON a.folder_id = f.id"
-        " AND a.user_id = ?2 WHERE f.name = ?1 ORDER BY f.id";
+        "SELECT * FROM (SELECT " CAT_FOLDER_COLUMNS ", " CAT_EFFECTIVE("?2")
+        " AS eff FROM folders f WHERE f.name = ?1) WHERE eff IS NOT NULL"
+        " ORDER BY 1";
 
 /*
  * Resolve ref (a UUID, else a name) among every folder, or among those
@@ -262,10 +261,9 @@ int cat_folder_list(cat_catalog *cat, const char *user,
         r = cat_user_lookup(cat, user, uid, NULL, reterr);
         if (r < 0)
                 return r;
-        return folder_list_query(cat, "WITH " CAT_ACCESS_CTE
-                                 " SELECT " CAT_FOLDER_COLUMNS ", a.permission"
-                                 " FROM folders f JOIN access a"
-                                 " ON a.folder_id = f.id AND a.user_id = ?1"
+        return folder_list_query(cat, "SELECT " CAT_FOLDER_COLUMNS ", "
+                                 CAT_EFFECTIVE("?1") " FROM folders f"
+                                 " WHERE f.id IN (" CAT_VISIBLE_IDS("?1") ")"
                                  " ORDER BY f.name, f.id", uid, ret_folders,
                                  ret_n, reterr);
 }
@@ -274,11 +272,10 @@ int cat_user_mountable(cat_catalog *cat, const char *user_id,
                        struct cat_folder **ret_folders, size_t *ret_n,
                        char **reterr)
 {
-        return folder_list_query(cat, "WITH " CAT_ACCESS_CTE
-                                 " SELECT " CAT_FOLDER_COLUMNS ", a.permission"
-                                 " FROM folders f JOIN access a"
-                                 " ON a.folder_id = f.id AND a.user_id = ?1"
-                                 " WHERE f.status = 'ready'"
+        return folder_list_query(cat, "SELECT " CAT_FOLDER_COLUMNS ", "
+                                 CAT_EFFECTIVE("?1") " FROM folders f"
+                                 " WHERE f.id IN (" CAT_VISIBLE_IDS("?1") ")"
+                                 " AND f.status = 'ready'"
                                  " ORDER BY f.name, f.id", user_id,
                                  ret_folders, ret_n, reterr);
 }
@@ -291,10 +288,8 @@ int cat_effective_by_id(cat_catalog *cat, const char *folder_id,
         enum cat_perm perm = CAT_PERM_NONE;
         int r, rc;
 
-        r = cat_prepare(cat, "WITH " CAT_ACCESS_CTE " SELECT (SELECT"
-                        " a.permission FROM access a WHERE a.folder_id = f.id"
-                        " AND a.user_id = ?2) FROM folders f WHERE f.id = ?1",
-                        &stmt, reterr);
+        r = cat_prepare(cat, "SELECT " CAT_EFFECTIVE("?2") " FROM folders f"
+                        " WHERE f.id = ?1", &stmt, reterr);
         if (r < 0)
                 return r;
         sqlite3_bind_text(stmt, 1, folder_id, -1, SQLITE_STATIC);
@@ -367,11 +362,10 @@ static int check_clash(cat_catalog *cat, const char *name,
         char *sql = NULL;
         int r, rc;
 
-        if (asprintf(&sql, "WITH " CAT_ACCESS_CTE " SELECT f.id, u.name"
-                     " FROM access a JOIN folders f ON f.id = a.folder_id"
-                     " JOIN users u ON u.id = a.user_id"
-                     " WHERE f.name = ?1 AND f.id <> ?2 AND a.user_id IN (%s)"
-                     " LIMIT 1", users_sql) < 0)
+        if (asprintf(&sql, "SELECT f.id, u.name FROM folders f JOIN users u"
+                     " ON u.id IN (%s) WHERE f.name = ?1 AND f.id <> ?2"
+                     " AND " CAT_EFFECTIVE("u.id") " IS NOT NULL LIMIT 1",
+                     users_sql) < 0)
                 return cat_oom(reterr);
         r = cat_prepare(cat, sql, &stmt, reterr);
         free(sql);
@@ -714,8 +708,7 @@ int cat_folder_rename(cat_catalog *cat, const char *ref, const char *new_name,
                         goto fail;
                 }
         }
-        r = check_clash(cat, new_name, f.id, "SELECT user_id FROM access"
-                        " WHERE folder_id = ?3", f.id,
+        r = check_clash(cat, new_name, f.id, CAT_ACCESSORS("?3"), f.id,
                         f.owner_type == CAT_OWNER_PROJECT ? f.owner_id : NULL,
                         reterr);
         if (r < 0)
