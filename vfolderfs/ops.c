@@ -316,6 +316,13 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
                 conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
         /* Writeback caching would hide EROFS/EPERM from write(2). */
         conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+        /*
+         * Always READDIRPLUS: tree walks (find, du, ls -l, rsync) stat every
+         * entry, and one readdirplus answers a page of them where "auto"
+         * would fall back to a LOOKUP round trip per entry.
+         */
+        if (conn->capable & FUSE_CAP_READDIRPLUS)
+                conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
         conn->max_write = 1U << 20;
 }
 
