@@ -389,7 +389,8 @@ static int visit(struct walk *w, const char *name)
 
         fd = open_dir_at(f->fd, name, &dev, &ino);
         if (fd == -EACCES && w->mode == WALK_REMOVE &&
-            fchmodat(f->fd, name, (st.st_mode & 07777) | S_IRWXU, 0) == 0)
+            fchmodat(f->fd, name, (st.st_mode & 07777) | S_IRWXU,
+                     AT_SYMLINK_NOFOLLOW) == 0)
                 fd = open_dir_at(f->fd, name, &dev, &ino);
         if (fd < 0)
                 return fd == -ENOENT ? 0 : fd;

@@ -118,6 +118,53 @@ static void removing_a_symlink_removes_only_the_link(void **state)
         free(link);
 }
 
+static void owner_without_root_removes_unreadable_and_unwritable_dirs(void **state)
+{
+        struct fx *fx = *state;
+        char *home = fx_path(fx, "home"), *tree;
+        pid_t pid;
+        int status;
+
+        if (geteuid() != 0)
+                skip();
+        /* A tree owned by an unprivileged uid, with a directory it made
+         * unwritable and one it made unreadable, as a session user may. */
+        assert_int_equal(chmod(fx->dir, 0711), 0);
+        mk(fx->dir, "home");
+        tree = join(home, "tree");
+        mk(home, "tree");
+        mk(tree, "ro");
+        put(tree, "ro/f", "x");
+        mk(tree, "none");
+        mk(tree, "none/sub");
+        put(tree, "none/sub/g", "y");
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *ro = join(tree, "ro"), *none = join(tree, "none");
+
+                char *cmd;
+
+                if (chown(home, 65534, 65534) < 0)
+                        _exit(100);
+                if (asprintf(&cmd, "chown -R 65534:65534 '%s'", tree) < 0 ||
+                    system(cmd) != 0)
+                        _exit(101);
+                if (setresgid(65534, 65534, 65534) < 0 ||
+                    setresuid(65534, 65534, 65534) < 0)
+                        _exit(102);
+                if (chmod(ro, 0500) < 0 || chmod(none, 0) < 0)
+                        _exit(103);
+                _exit(-cat_tree_remove(tree));
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_false(fx_exists(tree));
+        free(tree);
+        free(home);
+}
+
 /* 400 levels of 11 bytes: a path longer than PATH_MAX. */
 enum { DEPTH = 400 };
 #define LEVEL "dddddddddd"
@@ -342,6 +389,7 @@ int main(void)
                 T(mkdir_p_makes_parents_and_refuses_what_is_in_the_way),
                 T(remove_deletes_the_tree_but_never_follows_symlinks),
                 T(removing_a_symlink_removes_only_the_link),
+                T(owner_without_root_removes_unreadable_and_unwritable_dirs),
                 T(trees_deeper_than_path_max_and_the_fd_limit_are_removed),
                 T(trees_deeper_than_path_max_and_the_fd_limit_are_copied),
                 T(copy_keeps_files_modes_times_and_symlinks_verbatim),
