@@ -106,6 +106,15 @@ static bool is_dot_or_dotdot(const char *name)
 }
 
 /*
+ * Names from the kernel are single components; a '/' would make an *at()
+ * call walk, so it is refused rather than trusted.
+ */
+static bool bad_name(const char *name)
+{
+        return name[0] == '\0' || strchr(name, '/') != NULL;
+}
+
+/*
  * Give a newly created object the storage owner, through its own O_PATH
  * descriptor (never by name, so nothing swapped in is touched).
  */
@@ -229,6 +238,8 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
 
         if (!S_ISDIR(parent->type))
                 return ENOTDIR;
+        if (bad_name(name))
+                return EINVAL;
         if (strcmp(name, ".") == 0) {
                 struct stat st;
                 int err = stat_inode(ctx, parent, &st);
@@ -573,6 +584,8 @@ static void reply_created(fuse_req_t req, struct inode *parent,
 static int check_new_name(struct vfs_ctx *ctx, struct inode *parent,
                           const char *name)
 {
+        if (bad_name(name) || is_dot_or_dotdot(name))
+                return bad_name(name) ? EINVAL : EEXIST;
         if (view_entry(ctx, parent, name))
                 return EEXIST;
         return check(ctx, parent, VIEW_OP_CHANGE);
@@ -696,6 +709,10 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct inode *dir = inode_of(req, parent);
         int err;
 
+        if (bad_name(name)) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
         if (view_entry(ctx, dir, name)) {
                 fuse_reply_err(req, EBUSY);
                 return;
@@ -737,7 +754,8 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct inode *newdir = inode_of(req, newparent);
         int err;
 
-        if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+        if (bad_name(name) || bad_name(newname) ||
+            (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))) {
                 fuse_reply_err(req, EINVAL);
                 return;
         }
