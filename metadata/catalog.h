@@ -201,7 +201,10 @@ enum {
  * Open the catalog at path (NULL: $VFOLDERFS_CATALOG, else CAT_DEFAULT_PATH),
  * migrating its schema forward.  Without CAT_OPEN_CREATE a missing file is
  * -ENOENT.  Returns 0 and the handle in *ret_cat, or a negative errno
- * (-EBADMSG not a catalog, -EPROTO newer schema, -EROFS read-only, ...).
+ * (-EBADMSG not a catalog, -EPROTO newer schema, -EROFS read-only and in
+ * need of a migration, ...).  A file that is refused is left byte for byte
+ * as it was.  A catalog that cannot be written (read-only file or file
+ * system) opens for reading; every change then fails with -EROFS.
  */
 int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
              char **reterr);
@@ -269,7 +272,8 @@ int cat_project_list(cat_catalog *cat, struct cat_project **ret_projects,
 /*
  * Adding a member fails with -EEXIST when the user already is one, or when
  * a project folder's name would clash with a folder the user already sees.
- * Removing a non-member is -ENOENT.
+ * Removing a non-member is -ENOENT; removing a member also removes their
+ * per-user grants on the project's folders.
  */
 int cat_project_member_add(cat_catalog *cat, const char *project,
                            const char *user, char **reterr);
@@ -319,7 +323,9 @@ struct cat_folder_spec {
  * Create a folder and its backing directory (mode 0755, parents created as
  * needed), in one transaction: if the directory cannot be made nothing is
  * recorded.  The name must pass cat_name_check() and must not clash with a
- * folder any user who would see it already sees (-EEXIST).
+ * folder any user who would see it already sees, nor with another folder of
+ * the same project (-EEXIST).  spec->host NULL: the host named "local", else
+ * the only host, else -EINVAL.  ret_folder may be NULL.
  */
 int cat_folder_create(cat_catalog *cat, const struct cat_folder_spec *spec,
                       struct cat_folder **ret_folder, char **reterr);
@@ -390,10 +396,12 @@ int cat_folder_restore(cat_catalog *cat, const char *ref, char **reterr);
 int cat_folder_purge(cat_catalog *cat, const char *ref, bool force,
                      char **reterr);
 /*
- * Copy folder ref (which must be cloneable, or owned by user) into a new
- * folder new_name owned by user on the same host, with the same usage mode
- * and permission, copying its data (regular files, directories, symlinks
- * verbatim).  If copying fails the new folder is removed again.
+ * Copy folder ref (which must be visible to user, -ENOENT, and cloneable or
+ * owned by user, -EPERM) into a new folder new_name owned by user on the
+ * same host, with the same usage mode and permission (not cloneable, no
+ * quota), copying its data (regular files, directories, symlinks verbatim;
+ * modes without setuid/setgid, modification times).  The copy runs outside
+ * any transaction; if it fails the new folder is removed again.
  */
 int cat_folder_clone(cat_catalog *cat, const char *ref, const char *new_name,
                      const char *user, struct cat_folder **ret_folder,
@@ -465,7 +473,8 @@ int cat_session_create(cat_catalog *cat, const char *user,
  *   source "session:ID": attaches to a created, not yet started session
  *                       (started or ended ones are -EBUSY / -ENOENT) and
  *                       adds the automount folders it did not request.
- * A folder requested earlier that is no longer ready or visible is -ENOENT.
+ * A folder requested earlier that is no longer ready or visible is -ENOENT;
+ * one whose effective permission dropped is mounted with the lower one.
  * The scratch directory <scratch_root>/<session id> is created (mode 0755).
  * Returns the session and its mounts (backing_path and quota filled in),
  * ordered by target.
@@ -480,7 +489,9 @@ int cat_session_start(cat_catalog *cat, const char *source,
 /*
  * End a session: ended_at and every mount's unmounted_at set, scratch
  * directory removed (never following symlinks).  An ended session is
- * -EALREADY.  Folder data is never touched.
+ * -EALREADY.  Folder data is never touched.  The session is marked ended
+ * before its scratch is removed; if the removal fails the error is returned
+ * but the session stays ended (cat_fsck() finds and removes the leftover).
  */
 int cat_session_end(cat_catalog *cat, const char *id, char **reterr);
 
@@ -528,8 +539,11 @@ struct cat_fsck_issue {
 
 /*
  * Compare catalog and storage hosts.  With repair: stale sessions are ended
- * (scratch removed) and missing backing directories are recreated empty;
- * orphan directories are reported, never deleted.
+ * (scratch removed) and missing backing directories are recreated empty
+ * (only under a host root that exists); orphan directories are reported,
+ * never deleted.  The scratch of an ended session of this hostname that is
+ * still there is reported as CAT_FSCK_STALE_SESSION and removed on repair.
+ * hostname NULL: gethostname().
  */
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
              struct cat_fsck_issue **ret_issues, size_t *ret_n, char **reterr);
