@@ -464,6 +464,84 @@ static void simultaneous_first_opens_all_succeed(void **state)
         free(path);
 }
 
+/* Child: sessions, shares, lists and deletes, all at once with others. */
+static int mixed_worker(const char *db, const char *scratch, int k)
+{
+        cat_catalog *cat = NULL;
+        char user[32], *err = NULL;
+        int r;
+
+        r = cat_open(db, 0, &cat, &err);
+        snprintf(user, sizeof(user), "m%d", k);
+        for (int i = 0; r == 0 && i < 6; i++) {
+                struct cat_folder_spec spec = { .user = user };
+                struct cat_folder *f = NULL, *v = NULL;
+                struct cat_session *s = NULL;
+                struct cat_mount *m = NULL;
+                size_t n = 0;
+                char name[32], other[32];
+
+                snprintf(name, sizeof(name), "g%d-%d", k, i);
+                snprintf(other, sizeof(other), "m%d", (k + 1) % WRITERS);
+                spec.name = name;
+                r = cat_folder_create(cat, &spec, &f, &err);
+                if (r == 0)
+                        r = cat_folder_share(cat, f->id, other, CAT_PERM_RO,
+                                             &err);
+                if (r == 0)
+                        r = cat_folder_list(cat, user, &v, &n, &err);
+                cat_folder_list_free(v, n);
+                if (r == 0)
+                        r = cat_session_start(cat, user, "/home/work", "h1",
+                                              getpid(), scratch, &s, &m, &n,
+                                              &err);
+                cat_mount_list_free(m, n);
+                if (r == 0)
+                        r = cat_session_end(cat, s->id, &err);
+                cat_session_free(s);
+                if (r == 0)
+                        r = cat_folder_delete(cat, f->id, false, &err);
+                if (r == 0)
+                        r = cat_folder_purge(cat, f->id, false, &err);
+                cat_folder_free(f);
+        }
+        if (r < 0) {
+                fprintf(stderr, "worker %d: %d %s\n", k, r, err ? err : "");
+                free(err);
+        }
+        cat_close(cat);
+        return r < 0 ? 1 : 0;
+}
+
+static void mixed_concurrent_changes_never_see_a_locked_catalog(void **state)
+{
+        struct fx *fx = *state;
+        pid_t pids[WRITERS];
+
+        for (int k = 0; k < WRITERS; k++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "m%d", k);
+                fx_user(fx, name);
+        }
+        for (int k = 0; k < WRITERS; k++) {
+                pids[k] = fork();
+                assert_true(pids[k] >= 0);
+                if (pids[k] == 0)
+                        _exit(mixed_worker(fx->db, fx->scratch, k));
+        }
+        for (int k = 0; k < WRITERS; k++) {
+                int status = 0;
+
+                assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM folders"), 0);
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM sessions WHERE"
+                                    " ended_at IS NULL"), 0);
+}
+
 static void sqlite_codes_map_to_errno(void **state)
 {
         (void)state;
@@ -510,6 +588,7 @@ int main(void)
                 T(eight_concurrent_writers_never_see_a_locked_catalog),
                 T(many_processes_creating_one_new_catalog_migrate_it_once),
                 T(simultaneous_first_opens_all_succeed),
+                T(mixed_concurrent_changes_never_see_a_locked_catalog),
                 cmocka_unit_test(sqlite_codes_map_to_errno),
         };
 
