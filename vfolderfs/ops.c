@@ -325,6 +325,16 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
         (void)userdata;
         if (conn->capable & FUSE_CAP_SPLICE_WRITE)
                 conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+        if (conn->capable & FUSE_CAP_SPLICE_READ)
+                conn->want |= FUSE_CAP_SPLICE_READ;
+        /*
+         * Page cache kept across opens (keep_cache), dropped by the kernel
+         * whenever a fresh getattr shows another mtime or size: a folder
+         * changed by another session or on the storage host is seen once
+         * the one-second attribute cache expires.
+         */
+        if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+                conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
         /* Writeback caching would hide EROFS/EPERM from write(2). */
         conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
         /*
@@ -832,11 +842,8 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         fi->fh = (uint64_t)fd;
-        /*
-         * No keep_cache: a shared folder may change under another session,
-         * so the page cache is dropped at each open (close-to-open).
-         */
-        fi->keep_cache = 0;
+        /* See vfs_init(): the kernel invalidates on mtime/size change. */
+        fi->keep_cache = 1;
         fi->direct_io = 0;
         if (fuse_reply_open(req, fi) == -ENOENT)
                 close(fd); /* interrupted: no release will come */
@@ -871,7 +878,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 goto out_close;
         }
         fi->fh = (uint64_t)fd;
-        fi->keep_cache = 0;
+        fi->keep_cache = 1;
         fi->direct_io = 0;
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
                 forget_entry(ctx, e.ino);
