@@ -312,7 +312,7 @@ static int pragma_int(cat_catalog *cat, const char *sql, int64_t *ret,
  */
 static int migrate(cat_catalog *cat, char **reterr)
 {
-        int64_t version, app_id, tables;
+        int64_t version = 0, app_id = 0, tables = 0;
         char sql[64];
         int r;
 
@@ -403,7 +403,7 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
  */
 static int check_identity(cat_catalog *cat, char **reterr)
 {
-        int64_t version, app_id, tables;
+        int64_t version = 0, app_id = 0, tables = 0;
         int r;
 
         r = pragma_int(cat, "PRAGMA application_id", &app_id, reterr);
@@ -590,7 +590,7 @@ const char *cat_path(const cat_catalog *cat)
 
 int cat_data_version(cat_catalog *cat, int64_t *ret_version)
 {
-        int64_t v;
+        int64_t v = 0;
         int r;
 
         r = pragma_int(cat, "PRAGMA data_version", &v, NULL);

@@ -176,8 +176,8 @@ static int open_dir_at(int dirfd, const char *name, dev_t *ret_dev,
 /* Reopen a closed ancestor through ".." of its open child. */
 static int reopen_parent(int child_fd, dev_t dev, ino_t ino)
 {
-        dev_t d;
-        ino_t i;
+        dev_t d = 0;
+        ino_t i = 0;
         int fd = open_dir_at(child_fd, "..", &d, &i);
 
         if (fd < 0)
@@ -360,8 +360,8 @@ static int visit(struct walk *w, const char *name)
 {
         struct frame *f = &w->frames[w->depth - 1];
         struct stat st;
-        dev_t dev;
-        ino_t ino;
+        dev_t dev = 0;
+        ino_t ino = 0;
         int fd, dst_fd = -1, r;
         char *copy;
 
@@ -495,8 +495,8 @@ static int walk_tree(struct walk *w, const char *path, const char *dst)
 {
         struct stat st;
         int fd, dst_fd = -1, r;
-        dev_t dev;
-        ino_t ino;
+        dev_t dev = 0;
+        ino_t ino = 0;
 
         fd = open_dir_at(AT_FDCWD, path, &dev, &ino);
         if (fd < 0)

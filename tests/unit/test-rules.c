@@ -193,7 +193,8 @@ static void size_bad(const char *s, int err)
         int r = cat_size_parse(s, &v);
 
         if (r != err)
-                fail_msg("size '%s': r=%d want %d", s, r, err);
+                fail_msg("size '%s': r=%d want %d", s ? s : "(null)", r,
+                         err);
         assert_int_equal(v, 12345);
 }
 
