@@ -81,6 +81,8 @@ negative_quota_is_refused() { _setup; _bad_quota -5; }
 empty_quota_is_refused() { _setup; _bad_quota ""; }
 quota_with_garbage_after_number_is_refused() { _setup; _bad_quota 10Mx; }
 overflowing_quota_is_refused() { _setup; _bad_quota 99999999999P; }
+# A quota of nothing is not a quota; `folder set --quota none` removes one.
+zero_quota_is_refused() { _setup; _bad_quota 0; }
 
 valid_quota_sizes_are_stored_in_bytes() {
         _setup

@@ -24,24 +24,33 @@ _setup() {
         mkdir -p "$T/outside"
         echo "outside secret" >"$T/outside/secret"
         echo "local content" >"$T/in.txt"
-        _tree "$T/outside" >"$T/.outside.before"
-        _tree "$BDIR" >"$T/.bobs.before"
+        # The relative way from the folder root to $T/outside; checked, so
+        # that every escape below aims at something real.
+        OUT_REL=$(realpath -m --relative-to="$DIR" "$T/outside")
+        [[ $OUT_REL == ../* && -f $DIR/$OUT_REL/secret ]] ||
+                fail "no relative way out of the folder" "$DIR/$OUT_REL/secret" "missing"
+        OUTSIDE_TREE=$(_tree "$T/outside")
+        BOBS_TREE=$(_tree "$BDIR")
 }
 
-# _tree DIR: names, types, sizes, link targets and checksums of a tree.
+# _tree DIR: names, types, sizes, link targets, modification and change
+# times of every entry (a write, chmod, rename or removal shows).  Unsorted:
+# the order of an unchanged tmpfs directory is stable.
 _tree() {
-        (cd "$1" && find . -printf '%p %y %s %l\n' | sort &&
-                find . -type f -print0 | sort -z | xargs -0 -r md5sum)
+        find "$1" -printf '%p %y %s %l %T@ %C@\n'
+}
+
+# _same_tree WHAT BEFORE DIR: DIR's _tree is still BEFORE.
+_same_tree() {
+        local now
+        now=$(_tree "$3")
+        [[ $now == "$2" ]] || fail "$1 changed" "$(tr '\n' '|' <<<"$2")" "$(tr '\n' '|' <<<"$now")"
 }
 
 # _outside_unchanged: nothing outside alice's folder was written or removed.
 _outside_unchanged() {
-        _tree "$T/outside" >"$T/.outside.now"
-        cmp -s "$T/.outside.before" "$T/.outside.now" ||
-                fail "the tree outside the folder changed" "$(tr '\n' '|' <"$T/.outside.before")" "$(tr '\n' '|' <"$T/.outside.now")"
-        _tree "$BDIR" >"$T/.bobs.now"
-        cmp -s "$T/.bobs.before" "$T/.bobs.now" ||
-                fail "another folder's backing directory changed" "$(tr '\n' '|' <"$T/.bobs.before")" "$(tr '\n' '|' <"$T/.bobs.now")"
+        _same_tree "the tree outside the folder" "$OUTSIDE_TREE" "$T/outside"
+        _same_tree "another folder's backing directory" "$BOBS_TREE" "$BDIR"
 }
 
 # _names: entry names of a `files ls --json` on $OUT, sorted, comma-joined.
@@ -204,18 +213,19 @@ mv_renames_within_the_folder() {
 }
 
 # ---------------------------------------------------------------------------
-# Containment.  $DIR is <root>/user-X/aa/bb/rest, so ../../../../../ is $T.
+# Containment.  $OUT_REL leads from the folder root to $T/outside.
 
 dotdot_escape_is_refused_for_get() {
         _setup
-        _get_fails ../../../../../outside/secret
-        _get_fails sub/../../../../../../outside/secret
+        mkdir "$DIR/sub"
+        _get_fails "$OUT_REL"/secret
+        _get_fails "sub/../$OUT_REL/secret"
         _outside_unchanged
 }
 
 dotdot_escape_is_refused_for_ls() {
         _setup
-        fails files ls data ../../../../../outside
+        fails files ls data "$OUT_REL"
         fails files ls data ..
         _outside_unchanged
 }
@@ -223,13 +233,13 @@ dotdot_escape_is_refused_for_ls() {
 dotdot_escape_is_refused_for_put_mkdir_rm_mv() {
         _setup
         echo x >"$DIR/inner"
-        fails files put data "$T/in.txt" ../../../../../outside/new-put
-        fails files put data "$T/in.txt" ../../../../../outside/secret --force
-        fails files mkdir data ../../../../../outside/new-dir
-        fails files rm data ../../../../../outside/secret
-        fails files rm data ../../../../../outside -r
-        fails files mv data ../../../../../outside/secret stolen
-        fails files mv data inner ../../../../../outside/new-mv
+        fails files put data "$T/in.txt" "$OUT_REL"/new-put
+        fails files put data "$T/in.txt" "$OUT_REL"/secret --force
+        fails files mkdir data "$OUT_REL"/new-dir
+        fails files rm data "$OUT_REL"/secret
+        fails files rm data "$OUT_REL" -r
+        fails files mv data "$OUT_REL"/secret stolen
+        fails files mv data inner "$OUT_REL"/new-mv
         assert_absent "$DIR/stolen"
         _outside_unchanged
 }
@@ -271,8 +281,9 @@ symlink_to_another_folders_backing_directory_is_not_followed() {
 relative_symlink_chain_out_of_the_folder_is_not_followed() {
         _setup
         mkdir "$DIR/a"
-        ln -s ../../../../../../outside "$DIR/a/out"
+        ln -s "../$OUT_REL" "$DIR/a/out"
         ln -s a/out "$DIR/hop"
+        [[ -f $DIR/hop/secret ]] || fail "the chain does not reach outside"
         _get_fails a/out/secret
         _get_fails hop/secret
         _ls_does_not_reveal a/out secret
@@ -287,7 +298,7 @@ relative_symlink_chain_out_of_the_folder_is_not_followed() {
 final_symlink_to_outside_file_is_neither_read_nor_written_through() {
         _setup
         ln -s "$T/outside/secret" "$DIR/abs"
-        ln -s ../../../../../outside/secret "$DIR/rel"
+        ln -s "$OUT_REL/secret" "$DIR/rel"
         _get_fails abs
         _get_fails rel
         adm files put data "$T/in.txt" abs --force
@@ -310,7 +321,8 @@ rm_r_does_not_follow_symlinks_inside_the_tree() {
         _setup
         mkdir -p "$DIR/d/e"
         ln -s "$T/outside" "$DIR/d/abs"
-        ln -s ../../../../../../../outside "$DIR/d/e/rel"
+        ln -s "../../$OUT_REL" "$DIR/d/e/rel"
+        [[ -f $DIR/d/e/rel/secret ]] || fail "the link does not reach outside"
         ln -s "$BDIR" "$DIR/d/bob"
         ok files rm data d -r
         assert_absent "$DIR/d"
@@ -344,14 +356,10 @@ _share() { # PERM: share alice's data with bob at PERM; a file and a dir in it
         mkdir "$DIR/d"
         echo other >"$DIR/g"
         ok folder share data bob --permission "$1"
-        _tree "$DIR" >"$T/.data.before"
+        DATA_TREE=$(_tree "$DIR")
 }
 
-_data_unchanged() {
-        _tree "$DIR" >"$T/.data.now"
-        cmp -s "$T/.data.before" "$T/.data.now" ||
-                fail "the folder changed" "$(tr '\n' '|' <"$T/.data.before")" "$(tr '\n' '|' <"$T/.data.now")"
-}
+_data_unchanged() { _same_tree "the folder" "$DATA_TREE" "$DIR"; }
 
 read_only_user_can_list_and_get() {
         _share ro

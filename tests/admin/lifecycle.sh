@@ -113,7 +113,8 @@ purge_does_not_follow_symlinks_out_of_the_folder() {
         mkdir "$T/outside"
         echo sentinel >"$T/outside/keep"
         ln -s "$T/outside" "$DIR/link"
-        ln -s ../../../../../outside "$DIR/rel"
+        ln -s "$(realpath -m --relative-to="$DIR" "$T/outside")" "$DIR/rel"
+        [[ -f $DIR/rel/keep ]] || fail "relative link does not reach outside"
         ok folder delete data
         ok folder purge data
         assert_absent "$DIR"
@@ -179,6 +180,98 @@ delete_of_unknown_folder_fails() {
         fails folder delete nosuch
         fails folder restore nosuch
         fails folder purge nosuch
+        assert_unchanged before
+}
+
+# ---------------------------------------------------------------------------
+# folder set and folder clone.
+
+folder_set_changes_permission_quota_and_cloneable() {
+        _setup
+        ok folder set data --permission ro --quota 1G --cloneable yes
+        ok --json folder info data
+        assert_jq '[.permission, .quota_bytes, .cloneable]' '["ro",1073741824,true]'
+        ok folder set data --cloneable no --quota none
+        ok --json folder info data
+        assert_jq '[.permission, (.quota_bytes // 0), .cloneable]' '["ro",0,false]'
+}
+
+folder_set_of_unknown_folder_fails() {
+        _setup
+        snapshot before
+        fails folder set nosuch --permission ro
+        assert_unchanged before
+}
+
+clone_copies_data_and_settings_to_a_new_folder_of_the_user() {
+        local cid cdir
+        _setup
+        mkdir -p "$DIR/sub"
+        echo inner >"$DIR/sub/f"
+        ln -s sub/f "$DIR/link"
+        ok folder set data --permission rw
+        ok --json folder create m --user alice --usage-mode model
+        ok --json folder clone data copy --user alice
+        assert_jq '[.name, .owner_type, .owner, .permission, .status]' '["copy","user","alice","rw","ready"]'
+        cid=$(jqo .id)
+        assert_match "$UUID_RE" "$cid" "clone id"
+        [[ $cid != "$ID" ]] || fail "clone has the source's id" "a new id" "$cid"
+        cdir=$(backing_dir "$cid")
+        assert_file_content "$cdir/file" payload
+        assert_file_content "$cdir/sub/f" inner
+        assert_eq sub/f "$(readlink "$cdir/link")" "symlink copied verbatim"
+        assert_file_content "$DIR/file" payload
+        ok --json folder clone m m2 --user alice
+        assert_jq '.usage_mode' '"model"'
+}
+
+clone_copies_symlinks_verbatim_and_never_what_they_point_to() {
+        local cid cdir rel
+        _setup
+        mkdir "$T/outside"
+        echo secret >"$T/outside/secret"
+        ln -s "$T/outside" "$DIR/out"
+        rel=$(realpath -m --relative-to="$DIR" "$T/outside/secret")
+        ln -s "$rel" "$DIR/rel"
+        [[ -f $DIR/rel ]] || fail "relative link does not reach outside"
+        cid=$(_clone data copy alice)
+        cdir=$(backing_dir "$cid")
+        assert_eq "$T/outside" "$(readlink "$cdir/out")" "absolute symlink"
+        assert_eq "$rel" "$(readlink "$cdir/rel")" "relative symlink"
+        assert_eq 0 "$(find "$cdir" -name secret | wc -l)" "copies of the outside file"
+}
+
+# _clone REF NEW USER: clone, echo the new id.
+_clone() {
+        ok --json folder clone "$1" "$2" --user "$3"
+        jqo .id
+}
+
+clone_of_a_folder_not_cloneable_by_another_user_fails() {
+        _setup
+        ok folder share data bob --permission ro
+        snapshot before
+        fails folder clone data copy --user bob
+        assert_unchanged before
+}
+
+clone_of_a_cloneable_shared_folder_by_another_user_works() {
+        local cid
+        _setup
+        ok folder set data --cloneable yes
+        ok folder share data bob --permission ro
+        cid=$(_clone data bobs-copy bob)
+        ok --json folder info "$cid"
+        assert_jq '[.owner, .name]' '["bob","bobs-copy"]'
+        assert_file_content "$(backing_dir "$cid")/file" payload
+}
+
+clone_to_a_clashing_name_fails() {
+        _setup
+        mkfolder --user alice taken >/dev/null
+        snapshot before
+        fails folder clone data taken --user alice
+        fails folder clone data .ssh --user alice
         assert_unchanged before
 }
 

@@ -76,7 +76,8 @@ folder_times_are_set() {
 host_list_json_has_exactly_name_and_root() {
         _setup
         ok --json host list
-        assert_jq '.' "[{\"name\":\"local\",\"root\":\"$ROOT\"}]"
+        assert_jq 'map(keys)' "[$HOST_KEYS]"
+        assert_jq 'map([.name, .root])' "[[\"local\",\"$ROOT\"]]"
 }
 
 user_list_json_has_exactly_the_spec_fields_and_default_ids() {
@@ -85,6 +86,17 @@ user_list_json_has_exactly_the_spec_fields_and_default_ids() {
         ok --json user list
         assert_jq 'map(keys) | unique' "[$USER_KEYS]"
         assert_jq 'map([.name, .uid, .gid]) | sort' '[["alice",1000,1000],["bob",1000,1000],["carol",2000,3000]]'
+}
+
+add_commands_print_the_created_object_with_json() {
+        _setup
+        ok --json user add carol --uid 1234
+        assert_jq '[.name, .uid, .gid]' '["carol",1234,1000]'
+        mkdir "$T/nfs"
+        ok --json host add nfs1 "$T/nfs"
+        assert_jq '[.name, .root]' "[\"nfs1\",\"$T/nfs\"]"
+        ok --json project add p2
+        assert_jq '.name' '"p2"'
 }
 
 project_list_json_lists_projects() {
@@ -116,7 +128,7 @@ mount_list_json_has_exactly_the_spec_fields() {
         sid=$OUT
         ok --json mount list
         assert_jq 'map(keys)' "[$MOUNT_KEYS]"
-        assert_jq '.' "[{\"session\":\"$sid\",\"folder\":\"$id\",\"name\":\"data\",\"target\":\"/workspace\",\"permission\":\"rw\"}]"
+        assert_jq 'map([.session, .folder, .name, .target, .permission])' "[[\"$sid\",\"$id\",\"data\",\"/workspace\",\"rw\"]]"
 }
 
 empty_lists_are_empty_json_arrays() {
@@ -155,6 +167,18 @@ folder_list_table_has_a_header_and_aligned_columns() {
                 row=$(sed -n "${line}p" "$T/.out")
                 pos=$(awk -v a="$a" -v b="$b" '{ p = index($0, a); if (!p) p = index($0, b); print p }' <<<"$row")
                 assert_eq "$col" "$pos" "column of the id in row $line"
+        done
+}
+
+folder_list_table_shows_every_field_spec_names() {
+        local id row
+        _setup
+        id=$(mkfolder --project p1 data --usage-mode model --permission rw)
+        ok folder list --user bob
+        row=$(sed -n 2p "$T/.out")
+        # SPEC: name, id, host, usage mode, permission, owner, status.
+        for want in data "$id" local model rw p1 ready; do
+                [[ " $row " =~ [[:space:]]$want[[:space:]] ]] || fail "table row lacks a field" "$want" "$row"
         done
 }
 

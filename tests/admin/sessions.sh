@@ -173,6 +173,14 @@ target_nested_in_a_default_target_is_refused() { _setup; _refuses data other:dat
 alias_equal_to_another_folders_default_target_is_refused() { _setup; _refuses data:other; }
 alias_absolute_equal_to_another_folders_default_target_is_refused() { _setup; _refuses data:/home/work/shared; }
 
+linuxbrew_folder_defaults_to_home_linuxbrew() {
+        _setup
+        mkfolder --user alice .linuxbrew >/dev/null
+        mkfolder --user alice .local >/dev/null
+        _create .linuxbrew .local
+        assert_eq "/home/linuxbrew/.linuxbrew wd .linuxbrew,/home/work/.local wd .local" "$(_mounts "$SID")"
+}
+
 session_list_shows_live_sessions() {
         local s1 s2
         _setup
