@@ -116,6 +116,7 @@ static void show_help(const char *argv0)
                "\n"
                "FUSE options:\n",
                argv0);
+        fflush(stdout);
         fuse_cmdline_help();
         fuse_lowlevel_help();
         printf("\nSee vfolderfs(8).\n");
@@ -316,6 +317,7 @@ int main(int argc, char *argv[])
         }
         if (opts.show_version) {
                 printf("vfolderfs %s\n", VFOLDERFS_VERSION);
+                fflush(stdout); /* libfuse runs fusermount3 for its line */
                 fuse_lowlevel_version();
                 ret = 0;
                 goto out;
