@@ -76,13 +76,41 @@ char *xasprintf(const char *fmt, ...)
 /* ---------------------------------------------------------------------------
  * Messages.
  */
-static void vmessage(const char *what_fmt, va_list ap, const char *why)
+/*
+ * Print s with control characters as C escapes, so that a message naming a
+ * hostile input stays on one line.
+ */
+static void fputs_escaped(const char *s, FILE *f)
 {
-        fputs(ADMIN_PROG ": ", stderr);
-        vfprintf(stderr, what_fmt, ap);
-        if (why)
-                fprintf(stderr, ": %s", why);
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                switch (*p) {
+                case '\n': fputs("\\n", f); break;
+                case '\t': fputs("\\t", f); break;
+                case '\r': fputs("\\r", f); break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\x%02x", *p);
+                        else
+                                fputc(*p, f);
+                }
+        }
+}
+
+static void vmessage(const char *prefix, const char *what_fmt, va_list ap,
+                     const char *why)
+{
+        char *what;
+
+        if (vasprintf(&what, what_fmt, ap) < 0)
+                out_of_memory();
+        fputs(prefix, stderr);
+        fputs_escaped(what, stderr);
+        if (why) {
+                fputs(": ", stderr);
+                fputs_escaped(why, stderr);
+        }
         fputc('\n', stderr);
+        free(what);
 }
 
 int admin_fail(int r, char *reterr, const char *what_fmt, ...)
@@ -90,7 +118,7 @@ int admin_fail(int r, char *reterr, const char *what_fmt, ...)
         va_list ap;
 
         va_start(ap, what_fmt);
-        vmessage(what_fmt, ap, reterr ? reterr : strerror(r < 0 ? -r : r));
+        vmessage(ADMIN_PROG ": ", what_fmt, ap, reterr ? reterr : strerror(r < 0 ? -r : r));
         va_end(ap);
         free(reterr);
         return 1;
@@ -101,7 +129,7 @@ int admin_failx(const char *why, const char *what_fmt, ...)
         va_list ap;
 
         va_start(ap, what_fmt);
-        vmessage(what_fmt, ap, why);
+        vmessage(ADMIN_PROG ": ", what_fmt, ap, why);
         va_end(ap);
         return 1;
 }
@@ -111,7 +139,7 @@ int admin_usage_error(const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        vmessage(fmt, ap, NULL);
+        vmessage(ADMIN_PROG ": ", fmt, ap, NULL);
         va_end(ap);
         fputs("Try '" ADMIN_PROG " --help'\n", stderr);
         return 2;
@@ -121,11 +149,9 @@ void admin_warn(const char *fmt, ...)
 {
         va_list ap;
 
-        fputs(ADMIN_PROG ": warning: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vmessage(ADMIN_PROG ": warning: ", fmt, ap, NULL);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 /* ---------------------------------------------------------------------------

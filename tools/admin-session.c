@@ -150,37 +150,38 @@ static int run_session_create(struct admin_ctx *ctx,
         struct cat_mount_request *reqs = NULL;
         struct cat_session *session = NULL;
         char id[CAT_UUID_STRLEN], *err = NULL;
-        const char *user = NULL;
-        size_t n = 0;
+        const char *user = NULL, **specs;
+        size_t n = 0, nspecs = 0;
         cat_catalog *cat;
         int c, r;
 
+        /* --mount values are parsed once --user is known, for the message. */
+        specs = xcalloc((size_t)argc, sizeof(*specs));
         admin_getopt_reset();
         while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
                 if (c == OPT_USER) {
                         user = optarg;
                 } else if (c == OPT_MOUNT) {
-                        reqs = xrealloc(reqs, (n + 1) * sizeof(*reqs));
-                        memset(&reqs[n], 0, sizeof(reqs[n]));
-                        r = cat_mount_request_parse(optarg, &reqs[n], &err);
-                        if (r < 0) {
-                                r = admin_usage_error("%s: invalid mount '%s': %s",
-                                                      cmd->path, optarg,
-                                                      err ? err : strerror(-r));
-                                free(err);
-                                free_requests(reqs, n);
-                                return r;
-                        }
-                        n++;
+                        specs[nspecs++] = optarg;
                 } else if ((r = admin_common_option(ctx, cmd, c, argv)) != ADMIN_CONTINUE) {
-                        free_requests(reqs, n);
+                        free(specs);
                         return r;
                 }
         }
         r = admin_check_args(cmd, argc, argv, 0, 0, NULL);
         if (r == ADMIN_CONTINUE && !user)
                 r = admin_usage_error("%s: missing option --user", cmd->path);
-        if (r == ADMIN_CONTINUE && (r = admin_catalog(ctx, &cat)) == 0) {
+        if (r != ADMIN_CONTINUE) {
+                free(specs);
+                return r;
+        }
+        reqs = xcalloc(nspecs, sizeof(*reqs));
+        for (r = 0; n < nspecs && r == 0; n++) {
+                r = cat_mount_request_parse(specs[n], &reqs[n], &err);
+                if (r < 0)
+                        r = admin_fail(r, err, "cannot create a session for user '%s'", user);
+        }
+        if (r == 0 && (r = admin_catalog(ctx, &cat)) == 0) {
                 r = cat_session_create(cat, user, reqs, n, id, &err);
                 if (r < 0)
                         r = admin_fail(r, err, "cannot create a session for user '%s'", user);
@@ -191,6 +192,7 @@ static int run_session_create(struct admin_ctx *ctx,
                 else
                         admin_print_session(ctx, session);
         }
+        free(specs);
         cat_session_free(session);
         free_requests(reqs, n);
         return r;

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * admin-explorer.h - the folder explorer's common ground, shared by the
+ * `files` commands: an open folder (its backing directory as an O_PATH fd,
+ * the permission in force), paths resolved beneath it with openat2(2) so
+ * nothing leads out of the folder, the checks every change passes, and the
+ * option parsing of the files commands.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "admin.h"
+
+/* An open folder: what every files command works on. */
+struct explorer {
+        struct cat_folder *folder;
+        int rootfd;         /* O_PATH of the backing directory */
+        dev_t dev;          /* its filesystem: nothing crosses to another */
+        uid_t uid;          /* its owner: new entries get the same */
+        gid_t gid;
+        enum cat_perm perm; /* wd for the operator, else --user's */
+        mode_t old_umask;   /* the caller's, for files written locally */
+};
+
+/*
+ * Resolve ref (among what user sees when user is set), open its backing
+ * directory and set the umask to 022 so new entries are exactly 0644/0755.
+ * Returns 0, or 1 after printing the error.  explorer_close() in both cases.
+ */
+int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
+                  struct explorer *ex);
+void explorer_close(struct explorer *ex);
+
+/*
+ * Open path (relative to the folder root; "" is the root) with openat2 and
+ * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, adding
+ * O_CLOEXEC to flags.  Returns the fd or a negative errno (-EXDEV: the path
+ * leads outside the folder).
+ */
+int explorer_open_beneath(const struct explorer *ex, const char *path, int flags);
+
+/* Why a path operation failed, in words for the operator (static string). */
+const char *explorer_strerror(int r);
+
+/*
+ * NULL when a change needing perm may be made, else why not (malloc'd): the
+ * folder is in the trash, or "permission denied (rw)".
+ */
+char *explorer_refuse_change(const struct explorer *ex, enum cat_perm perm);
+
+/*
+ * Give a new entry (the open fd, or name in dirfd, never followed) the owner
+ * of the folder's directory when running as root.  Best effort.
+ */
+void explorer_set_owner_fd(const struct explorer *ex, int fd);
+void explorer_set_owner_at(const struct explorer *ex, int dirfd, const char *name);
+
+/*
+ * Remove the directory name in pfd and everything in it, never following a
+ * symlink and never leaving the filesystem dev.  0 or a negative errno.
+ */
+int explorer_remove_tree(int pfd, const char *name, dev_t dev);
+
+/*
+ * A user path split into the directory holding it and its final name, both
+ * relative to the folder root.  Leading and trailing slashes are dropped;
+ * name is NULL for the root itself.
+ */
+struct split {
+        char *buf;
+        char *dir;  /* "" for the root */
+        char *name; /* NULL: the path is the root */
+        char *full; /* the whole path without outer slashes */
+        bool trailing_slash;
+};
+
+/* Split path (path_split_free() releases it). */
+void path_split(const char *path, struct split *sp);
+void path_split_free(struct split *sp);
+/* True for "." and "..". */
+bool path_name_is_dots(const char *name);
+/*
+ * The last component of a local or folder path (may be ""), pointing into a
+ * copy that is returned in *ret_copy for the caller to free.
+ */
+const char *path_base_name(const char *path, char **ret_copy);
+
+/* Options of the files commands. */
+enum {
+        OPT_USER = ADMIN_OPT_FIRST_FREE,
+};
+
+/* Which short options a files command takes besides --user. */
+enum {
+        ALLOW_RECURSIVE = 1 << 0,
+        ALLOW_FORCE = 1 << 1,
+        ALLOW_PARENTS = 1 << 2,
+};
+
+struct files_opts {
+        const char *user;
+        bool recursive, force, parents;
+};
+
+/*
+ * Parse a files command's options (those in allow, --user, the common ones)
+ * and check it has [min, max] arguments.  Returns ADMIN_CONTINUE or the exit
+ * status to return.
+ */
+int explorer_parse_options(struct admin_ctx *ctx, const struct admin_command *cmd,
+                           int argc, char **argv, unsigned allow,
+                           struct files_opts *o, int min, int max,
+                           const char *const *names);
+
+/* The commands that live in admin-transfer.c. */
+int admin_files_put(struct admin_ctx *ctx, const struct admin_command *cmd,
+                    int argc, char **argv);
+int admin_files_get(struct admin_ctx *ctx, const struct admin_command *cmd,
+                    int argc, char **argv);
