@@ -385,15 +385,20 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
                         struct fuse_file_info *fi)
 {
         struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
         struct stat st;
         int err;
 
-        /* An open file may be unlinked: its descriptor still answers. */
-        if (fi && fstat((int)fi->fh, &st) == 0) {
+        /*
+         * An open file may be unlinked: its descriptor still answers.  (The
+         * kernel passes a handle only for regular files; a directory's fh
+         * is a dir_handle, not a descriptor.)
+         */
+        if (fi && S_ISREG(inode->type) && fstat((int)fi->fh, &st) == 0) {
                 fix_attr(ctx, &st);
                 err = 0;
         } else {
-                err = stat_inode(ctx, inode_of(req, ino), &st);
+                err = stat_inode(ctx, inode, &st);
         }
         if (err)
                 fuse_reply_err(req, err);
@@ -439,6 +444,9 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
         struct stat st;
         int err, ifd;
 
+        /* Only a regular file's fh is a descriptor (see vfs_getattr()). */
+        if (fi && !S_ISREG(inode->type))
+                fi = NULL;
         /* Refuse before changing anything, so a refusal changes nothing. */
         if ((valid & FUSE_SET_ATTR_MODE) &&
             (attr->st_mode & (S_ISUID | S_ISGID))) {
