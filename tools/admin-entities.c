@@ -36,8 +36,9 @@ static void table_host(struct table *t, const struct cat_host *h)
 
 static void json_user(struct json *j, const struct cat_user *u)
 {
-        /* Exactly SPEC's fields: users are referred to by name. */
+        /* SPEC's fields plus id (documented): the backing scope is user-<id>. */
         json_object_begin(j);
+        json_kv_string(j, "id", u->id);
         json_kv_string(j, "name", u->name);
         json_kv_int(j, "uid", u->uid);
         json_kv_int(j, "gid", u->gid);
