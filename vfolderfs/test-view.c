@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-view.c - unit tests of the daemon's session view: every cell of the
+ * permission table of SPEC section 3 as view_check_permission() answers it,
+ * and the layout view_build() makes from a session's mounts (folders under
+ * /home/work at their relative paths, intermediate scratch directories made
+ * for real, targets outside /home/work recorded but not placed, bad layouts
+ * refused).  The FUSE side is covered by tests/integration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "view.h"
+
+struct fixture {
+        char dir[64];    /* temporary directory */
+        int scratch_fd;  /* O_PATH fd of dir/scratch */
+        char backing[96];/* dir/backing, an existing directory */
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        char path[96];
+
+        assert_non_null(f);
+        strcpy(f->dir, "/tmp/vf-view-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(path, sizeof(path), "%s/scratch", f->dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        f->scratch_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(f->scratch_fd >= 0);
+        snprintf(f->backing, sizeof(f->backing), "%s/backing", f->dir);
+        assert_int_equal(mkdir(f->backing, 0755), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        char cmd[128];
+
+        close(f->scratch_fd);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        if (system(cmd) != 0)
+                return -1;
+        free(f);
+        return 0;
+}
+
+static struct cat_mount mount_of(const char *name, const char *target,
+                                 enum cat_perm perm, const char *backing)
+{
+        struct cat_mount m;
+
+        memset(&m, 0, sizeof(m));
+        m.folder_name = (char *)name;
+        m.target = (char *)target;
+        m.permission = perm;
+        m.backing_path = (char *)backing;
+        return m;
+}
+
+/* A view with one folder of each permission, for the table tests. */
+static struct view *table_view(struct fixture *f, bool rw_can_delete)
+{
+        struct cat_mount m[3] = {
+                mount_of("ro", CAT_HOME "/ro", CAT_PERM_RO, f->backing),
+                mount_of("rw", CAT_HOME "/rw", CAT_PERM_RW, f->backing),
+                mount_of("wd", CAT_HOME "/wd", CAT_PERM_WD, f->backing),
+        };
+        struct view *v = NULL;
+
+        assert_int_equal(view_build(m, 3, f->scratch_fd, rw_can_delete,
+                                    (uid_t)-1, (gid_t)-1, &v, NULL),
+                         0);
+        return v;
+}
+
+static void read_is_allowed_everywhere(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(view_check_permission(v, i, VIEW_OP_READ),
+                                 0);
+        assert_int_equal(view_check_permission(v, VIEW_SCRATCH, VIEW_OP_READ),
+                         0);
+        view_free(v);
+}
+
+static void ro_folder_refuses_changes_and_removals_with_erofs(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        assert_int_equal(view_check_permission(v, 0, VIEW_OP_CHANGE), EROFS);
+        assert_int_equal(view_check_permission(v, 0, VIEW_OP_REMOVE), EROFS);
+        view_free(v);
+}
+
+static void rw_folder_allows_changes_and_refuses_removal_with_eperm(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        assert_int_equal(view_check_permission(v, 1, VIEW_OP_CHANGE), 0);
+        assert_int_equal(view_check_permission(v, 1, VIEW_OP_REMOVE), EPERM);
+        view_free(v);
+}
+
+static void rw_can_delete_makes_rw_remove_like_wd(void **state)
+{
+        struct view *v = table_view(*state, true);
+
+        assert_int_equal(view_check_permission(v, 1, VIEW_OP_REMOVE), 0);
+        /* and leaves ro alone */
+        assert_int_equal(view_check_permission(v, 0, VIEW_OP_REMOVE), EROFS);
+        view_free(v);
+}
+
+static void wd_folder_and_scratch_allow_everything(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        assert_int_equal(view_check_permission(v, 2, VIEW_OP_CHANGE), 0);
+        assert_int_equal(view_check_permission(v, 2, VIEW_OP_REMOVE), 0);
+        assert_int_equal(view_check_permission(v, VIEW_SCRATCH,
+                                               VIEW_OP_CHANGE), 0);
+        assert_int_equal(view_check_permission(v, VIEW_SCRATCH,
+                                               VIEW_OP_REMOVE), 0);
+        view_free(v);
+}
+
+static void unknown_folder_index_is_eio(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        assert_int_equal(view_check_permission(v, 3, VIEW_OP_CHANGE), EIO);
+        view_free(v);
+}
+
+static void folders_appear_at_their_path_under_home(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount m[4] = {
+                mount_of("data", CAT_HOME "/data", CAT_PERM_RO, f->backing),
+                mount_of("proj", CAT_HOME "/a/b", CAT_PERM_RW, f->backing),
+                mount_of("deep", CAT_HOME "/a/c/d", CAT_PERM_WD, f->backing),
+                mount_of("ws", "/workspace", CAT_PERM_RO, f->backing),
+        };
+        struct view *v = NULL;
+        struct stat st;
+        int a, b, c, d, data;
+
+        assert_int_equal(view_build(m, 4, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v, NULL),
+                         0);
+        data = view_child(v, VIEW_ROOT, "data");
+        assert_true(data > 0);
+        assert_int_equal(v->nodes[data].kind, VIEW_NODE_FOLDER);
+        assert_int_equal(v->nodes[data].folder, 0);
+        assert_int_equal(v->folders[0].node, data);
+
+        a = view_child(v, VIEW_ROOT, "a");
+        assert_true(a > 0);
+        assert_int_equal(v->nodes[a].kind, VIEW_NODE_DIR);
+        /* the intermediate directory exists for real in scratch */
+        assert_int_equal(fstatat(f->scratch_fd, "a", &st, AT_SYMLINK_NOFOLLOW),
+                         0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_true(v->nodes[a].ino == st.st_ino);
+        assert_int_equal(fstatat(f->scratch_fd, "a/c", &st,
+                                 AT_SYMLINK_NOFOLLOW), 0);
+
+        b = view_child(v, a, "b");
+        assert_true(b > 0);
+        assert_int_equal(v->nodes[b].folder, 1);
+        c = view_child(v, a, "c");
+        assert_true(c > 0);
+        d = view_child(v, c, "d");
+        assert_true(d > 0);
+        assert_int_equal(v->nodes[d].folder, 2);
+
+        /* outside /home/work: recorded, not placed */
+        assert_int_equal(v->n_folders, 4);
+        assert_int_equal(v->folders[3].node, -1);
+        assert_int_equal(view_child(v, VIEW_ROOT, "workspace"), -1);
+        /* no entry for a folder's own name when it has an alias */
+        assert_int_equal(view_child(v, VIEW_ROOT, "proj"), -1);
+        assert_int_equal(view_child(v, VIEW_ROOT, "b"), -1);
+        view_free(v);
+}
+
+static void missing_backing_directory_is_reported_not_fatal(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount m = mount_of("gone", CAT_HOME "/gone", CAT_PERM_RW,
+                                      "/nonexistent/vfolderfs/backing");
+        struct view *v = NULL;
+
+        assert_int_equal(view_build(&m, 1, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v, NULL),
+                         0);
+        assert_int_equal(v->folders[0].backing_errno, ENOENT);
+        assert_true(view_child(v, VIEW_ROOT, "gone") > 0);
+        view_free(v);
+}
+
+static void duplicate_and_nested_targets_are_refused(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount dup[2] = {
+                mount_of("x", CAT_HOME "/same", CAT_PERM_RO, f->backing),
+                mount_of("y", CAT_HOME "/same", CAT_PERM_RO, f->backing),
+        };
+        struct cat_mount nested[2] = {
+                mount_of("x", CAT_HOME "/outer", CAT_PERM_RO, f->backing),
+                mount_of("y", CAT_HOME "/outer/inner", CAT_PERM_RO,
+                         f->backing),
+        };
+        struct view *v = NULL;
+        char *err = NULL;
+
+        assert_int_equal(view_build(dup, 2, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v, &err),
+                         -EINVAL);
+        assert_null(v);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "/same"));
+        free(err);
+        err = NULL;
+        assert_int_equal(view_build(nested, 2, f->scratch_fd, false,
+                                    (uid_t)-1, (gid_t)-1, &v, &err),
+                         -EINVAL);
+        assert_null(v);
+        assert_non_null(err);
+        free(err);
+}
+
+static void intermediate_directory_never_follows_a_symlink(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount m = mount_of("p", CAT_HOME "/trap/p", CAT_PERM_RW,
+                                      f->backing);
+        struct view *v = NULL;
+        char *err = NULL;
+
+        /* scratch/trap is a symlink to somewhere else */
+        assert_int_equal(symlinkat(f->backing, f->scratch_fd, "trap"), 0);
+        assert_true(view_build(&m, 1, f->scratch_fd, false, (uid_t)-1,
+                               (gid_t)-1, &v, &err) < 0);
+        assert_null(v);
+        free(err);
+}
+
+static void many_folders_are_all_found(void **state)
+{
+        struct fixture *f = *state;
+        enum { N = 10000 };
+        struct cat_mount *m = calloc(N, sizeof(*m));
+        char (*targets)[64] = calloc(N, 64);
+        struct view *v = NULL;
+
+        assert_non_null(m);
+        assert_non_null(targets);
+        for (int i = 0; i < N; i++) {
+                snprintf(targets[i], 64, CAT_HOME "/f%05d", i);
+                m[i] = mount_of(targets[i] + strlen(CAT_HOME) + 1, targets[i],
+                                CAT_PERM_RW, f->backing);
+        }
+        assert_int_equal(view_build(m, N, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v, NULL),
+                         0);
+        for (int i = 0; i < N; i++) {
+                int n = view_child(v, VIEW_ROOT, targets[i] +
+                                                 strlen(CAT_HOME) + 1);
+
+                assert_true(n > 0);
+                assert_int_equal(v->nodes[n].folder, i);
+        }
+        assert_int_equal(view_child(v, VIEW_ROOT, "f10000"), -1);
+        view_free(v);
+        free(targets);
+        free(m);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(read_is_allowed_everywhere,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        ro_folder_refuses_changes_and_removals_with_erofs,
+                        setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        rw_folder_allows_changes_and_refuses_removal_with_eperm,
+                        setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        rw_can_delete_makes_rw_remove_like_wd, setup,
+                        teardown),
+                cmocka_unit_test_setup_teardown(
+                        wd_folder_and_scratch_allow_everything, setup,
+                        teardown),
+                cmocka_unit_test_setup_teardown(unknown_folder_index_is_eio,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        folders_appear_at_their_path_under_home, setup,
+                        teardown),
+                cmocka_unit_test_setup_teardown(
+                        missing_backing_directory_is_reported_not_fatal,
+                        setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        duplicate_and_nested_targets_are_refused, setup,
+                        teardown),
+                cmocka_unit_test_setup_teardown(
+                        intermediate_directory_never_follows_a_symlink,
+                        setup, teardown),
+                cmocka_unit_test_setup_teardown(many_folders_are_all_found,
+                                                setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
