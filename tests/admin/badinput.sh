@@ -13,12 +13,12 @@ _people() {
         setup_catalog
         add_users alice bob
         ok project add p1
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
 }
 
 _setup() {
         fixture people _people
-        snapshot before
+        fixture_snapshot before
 }
 
 create_for_unknown_user_changes_nothing() {

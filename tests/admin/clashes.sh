@@ -17,7 +17,7 @@ _setup() { fixture people _people; }
 
 create_of_name_the_owner_already_has_fails() {
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         snapshot before
         fails folder create data --user alice
         assert_unchanged before
@@ -25,15 +25,15 @@ create_of_name_the_owner_already_has_fails() {
 
 same_name_for_two_unrelated_users_is_allowed() {
         _setup
-        mkfolder --user alice data >/dev/null
-        mkfolder --user carol data >/dev/null
+        mkfolder --user alice data
+        mkfolder --user carol data
         ok --json folder list
         assert_jq 'map(.name)' '["data","data"]'
 }
 
 create_of_name_shared_to_the_user_fails() {
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok folder share data bob --permission ro
         snapshot before
         fails folder create data --user bob
@@ -42,7 +42,7 @@ create_of_name_shared_to_the_user_fails() {
 
 create_of_project_folder_clashing_with_a_member_folder_fails() {
         _setup
-        mkfolder --user bob data >/dev/null
+        mkfolder --user bob data
         snapshot before
         fails folder create data --project p1
         assert_unchanged before
@@ -50,7 +50,7 @@ create_of_project_folder_clashing_with_a_member_folder_fails() {
 
 create_of_user_folder_clashing_with_a_project_folder_fails() {
         _setup
-        mkfolder --project p1 data >/dev/null
+        mkfolder --project p1 data
         snapshot before
         fails folder create data --user bob
         assert_unchanged before
@@ -58,14 +58,14 @@ create_of_user_folder_clashing_with_a_project_folder_fails() {
 
 create_of_user_folder_named_like_a_project_the_user_is_not_in_is_allowed() {
         _setup
-        mkfolder --project p1 data >/dev/null
-        mkfolder --user carol data >/dev/null
+        mkfolder --project p1 data
+        mkfolder --user carol data
 }
 
 rename_to_a_name_the_owner_already_has_fails() {
         _setup
-        mkfolder --user alice data >/dev/null
-        mkfolder --user alice other >/dev/null
+        mkfolder --user alice data
+        mkfolder --user alice other
         snapshot before
         fails folder rename other data
         assert_unchanged before
@@ -74,8 +74,8 @@ rename_to_a_name_the_owner_already_has_fails() {
 rename_that_would_clash_for_a_grantee_fails() {
         local id
         _setup
-        id=$(mkfolder --user alice shared)
-        mkfolder --user bob data >/dev/null
+        mkfolder --user alice shared; id=$FID
+        mkfolder --user bob data
         ok folder share shared bob --permission ro
         snapshot before
         fails folder rename "$id" data
@@ -85,8 +85,8 @@ rename_that_would_clash_for_a_grantee_fails() {
 rename_that_would_clash_for_a_project_member_fails() {
         local id
         _setup
-        id=$(mkfolder --project p1 team)
-        mkfolder --user bob data >/dev/null
+        mkfolder --project p1 team; id=$FID
+        mkfolder --user bob data
         snapshot before
         fails folder rename "$id" data
         assert_unchanged before
@@ -95,8 +95,8 @@ rename_that_would_clash_for_a_project_member_fails() {
 rename_to_a_name_only_a_stranger_has_is_allowed() {
         local id
         _setup
-        id=$(mkfolder --user alice data)
-        mkfolder --user carol other >/dev/null
+        mkfolder --user alice data; id=$FID
+        mkfolder --user carol other
         ok folder rename "$id" other
         ok --json folder info "$id"
         assert_jq '.name' '"other"'
@@ -105,8 +105,8 @@ rename_to_a_name_only_a_stranger_has_is_allowed() {
 share_that_would_clash_for_the_grantee_fails() {
         local id
         _setup
-        id=$(mkfolder --user alice data)
-        mkfolder --user carol data >/dev/null
+        mkfolder --user alice data; id=$FID
+        mkfolder --user carol data
         snapshot before
         fails folder share "$id" carol --permission ro
         assert_unchanged before
@@ -114,8 +114,8 @@ share_that_would_clash_for_the_grantee_fails() {
 
 project_member_add_that_would_clash_fails() {
         _setup
-        mkfolder --project p1 data >/dev/null
-        mkfolder --user carol data >/dev/null
+        mkfolder --project p1 data
+        mkfolder --user carol data
         snapshot before
         fails project member add p1 carol
         assert_unchanged before
@@ -133,8 +133,8 @@ project_member_add_of_existing_member_fails() {
 ambiguous_name_without_user_fails_listing_both_uuids() {
         local a c
         _setup
-        a=$(mkfolder --user alice data)
-        c=$(mkfolder --user carol data)
+        mkfolder --user alice data; a=$FID
+        mkfolder --user carol data; c=$FID
         fails folder info data
         assert_contains "$a" "$ERR" "ambiguity error"
         assert_contains "$c" "$ERR" "ambiguity error"
@@ -142,8 +142,8 @@ ambiguous_name_without_user_fails_listing_both_uuids() {
 
 ambiguous_name_refuses_changes_without_user() {
         _setup
-        mkfolder --user alice data >/dev/null
-        mkfolder --user carol data >/dev/null
+        mkfolder --user alice data
+        mkfolder --user carol data
         snapshot before
         fails folder delete data
         fails folder rename data x
@@ -154,8 +154,8 @@ ambiguous_name_refuses_changes_without_user() {
 ambiguous_name_with_user_resolves_to_that_users_folder() {
         local a c
         _setup
-        a=$(mkfolder --user alice data)
-        c=$(mkfolder --user carol data)
+        mkfolder --user alice data; a=$FID
+        mkfolder --user carol data; c=$FID
         ok --json folder info data --user alice
         assert_jq '.id' "\"$a\""
         ok --json folder info data --user carol
@@ -165,8 +165,8 @@ ambiguous_name_with_user_resolves_to_that_users_folder() {
 uuid_reference_works_when_the_name_is_ambiguous() {
         local a c
         _setup
-        a=$(mkfolder --user alice data)
-        c=$(mkfolder --user carol data)
+        mkfolder --user alice data; a=$FID
+        mkfolder --user carol data; c=$FID
         ok folder rename "$c" carols
         ok --json folder info "$a"
         assert_jq '[.name, .owner]' '["data","alice"]'
@@ -176,7 +176,7 @@ uuid_reference_works_when_the_name_is_ambiguous() {
 
 automount_folder_cannot_be_shared() {
         _setup
-        mkfolder --user alice .local >/dev/null
+        mkfolder --user alice .local
         snapshot before
         fails folder share .local bob --permission ro
         assert_unchanged before
@@ -187,7 +187,7 @@ automount_folder_cannot_be_shared() {
 automount_folder_cannot_be_shared_by_uuid_either() {
         local id
         _setup
-        id=$(mkfolder --user alice .linuxbrew)
+        mkfolder --user alice .linuxbrew; id=$FID
         snapshot before
         fails folder share "$id" carol --permission rw
         assert_unchanged before

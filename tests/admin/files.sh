@@ -12,10 +12,10 @@ source "$(dirname "$0")/lib.sh"
 _folders() {
         setup_catalog
         add_users alice bob
-        ID=$(mkfolder --user alice data)
-        DIR=$(backing_dir "$ID")
-        BID=$(mkfolder --user bob bobs)
-        BDIR=$(backing_dir "$BID")
+        mkfolder --user alice data; ID=$FID
+        backing_dir "$ID"; DIR=$BACKING
+        mkfolder --user bob bobs; BID=$FID
+        backing_dir "$BID"; BDIR=$BACKING
         echo "bob's secret" >"$BDIR/bsecret"
 }
 
@@ -137,9 +137,11 @@ ls_of_subdirectory_lists_its_entries() {
         mkdir -p "$DIR/a/b"
         touch "$DIR/a/x" "$DIR/a/y"
         ok --json files ls data a
-        assert_eq "b,x,y" "$(_names)"
+        _names
+        assert_eq "b,x,y" "$JQ"
         ok --json files ls data /a
-        assert_eq "b,x,y" "$(_names)" "a leading / names the folder root"
+        _names
+        assert_eq "b,x,y" "$JQ" "a leading / names the folder root"
 }
 
 ls_table_has_a_header_and_one_line_per_entry() {
@@ -364,7 +366,8 @@ _data_unchanged() { _same_tree "the folder" "$DATA_TREE" "$DIR"; }
 read_only_user_can_list_and_get() {
         _share ro
         ok --json files ls data --user bob
-        assert_eq "d,f,g" "$(_names)"
+        _names
+        assert_eq "d,f,g" "$JQ"
         ok files get data f --user bob
         assert_eq keep "$OUT"
 }
@@ -428,7 +431,8 @@ files_of_a_trashed_folder_can_be_listed_but_not_changed() {
         echo x >"$DIR/f"
         ok folder delete data
         ok --json files ls data
-        assert_eq f "$(_names)"
+        _names
+        assert_eq f "$JQ"
         fails files put data "$T/in.txt"
         fails files rm data f
         assert_absent "$DIR/in.txt"

@@ -76,7 +76,9 @@ adm() {
 
 # adm_raw ARGS...: run vfolderfs-admin with exactly these arguments.
 adm_raw() {
-        LAST_CMD="vfolderfs-admin $(printf '%q ' "$@")"
+        local quoted
+        printf -v quoted ' %q' "$@"
+        LAST_CMD=vfolderfs-admin$quoted
         timeout -k 5 "$CMD_TIMEOUT" "$ADMIN" "$@" >"$T/.out" 2>"$T/.err" </dev/null
         RC=$?
         OUT=$(<"$T/.out")
@@ -161,11 +163,11 @@ assert_jq() {
         [[ $got == "$2" ]] || fail "${3:-jq '$1'}" "$2" "$got"
 }
 
-# jqo FILTER: jq -r FILTER on $OUT, failing the case if $OUT is not JSON.
+# jqo FILTER: $JQ = jq -r FILTER on $OUT, failing the case if $OUT is not
+# JSON.  (Helpers here set variables rather than print: every command
+# substitution is a fork, and forks are what these tests spend time on.)
 jqo() {
-        local got
-        got=$(jq -r "$1" <<<"$OUT" 2>&1) || fail "stdout is not JSON (jq '$1')" "JSON" "$OUT"
-        printf '%s\n' "$got"
+        JQ=$(jq -r "$1" <<<"$OUT" 2>&1) || fail "stdout is not JSON (jq '$1')" "JSON" "$OUT"
 }
 
 assert_file_content() { # PATH EXPECTED
@@ -183,7 +185,14 @@ assert_dir() { [[ -d $1 && ! -L $1 ]] || fail "not a directory" "$1 a directory"
 # snapshot NAME: remember the catalog's logical content and the host tree.
 snapshot() {
         sqlite3 "$CAT" .dump >"$T/.snap-$1.sql" 2>&1 || fail "sqlite3 cannot dump the catalog"
-        (cd "$ROOT" && find . | sort) >"$T/.snap-$1.tree"
+        find "$ROOT" -printf '%P\n' >"$T/.snap-$1.tree"
+}
+
+# fixture_snapshot NAME: snapshot NAME, right after `fixture` and nothing
+# else: the fixture's snapshot, taken once.
+fixture_snapshot() {
+        cp "$FIXTURE_SNAP.sql" "$T/.snap-$1.sql"
+        cp "$FIXTURE_SNAP.tree" "$T/.snap-$1.tree"
 }
 
 # assert_unchanged NAME: catalog and host tree are as snapshot NAME saw them.
@@ -194,7 +203,7 @@ assert_unchanged() {
         if [[ $now != "$was" ]]; then
                 fail "catalog changed" "no change" "$(diff <(echo "$was") <(echo "$now") | head -20 | tr '\n' '|')"
         fi
-        now=$(cd "$ROOT" && find . | sort)
+        now=$(find "$ROOT" -printf '%P\n')
         was=$(<"$T/.snap-$1.tree")
         if [[ $now != "$was" ]]; then
                 fail "storage host tree changed" "no change" "$(diff <(echo "$was") <(echo "$now") | head -20 | tr '\n' '|')"
@@ -223,19 +232,20 @@ add_users() {
         done
 }
 
-# mkfolder NAME OWNER-OPTION OWNER [MORE...]: create a folder, echo its id.
+# mkfolder ARGS...: folder create ARGS; $FID is the new folder's id.
 mkfolder() {
         ok --json folder create "$@"
         # Not jq: this runs in most cases and jq costs a process start.
         [[ $OUT =~ \"id\":\ *\"([0-9a-f-]{36})\" ]] ||
                 fail "folder create --json printed no id" "an object with a UUID id" "$OUT"
-        printf '%s\n' "${BASH_REMATCH[1]}"
+        FID=${BASH_REMATCH[1]}
 }
 
 user_id() { sql "SELECT id FROM users WHERE name = '$1'"; }
 project_id() { sql "SELECT id FROM projects WHERE name = '$1'"; }
 
-# backing_dir FOLDER_ID: where SPEC section 2 says the folder's data lives.
+# backing_dir FOLDER_ID: $BACKING is where SPEC section 2 says the folder's
+# data lives.
 backing_dir() {
         local row scope owner hex
         row=$(sql "SELECT owner_type || '|' || owner_id FROM folders WHERE id = '$1'")
@@ -243,7 +253,7 @@ backing_dir() {
         scope=${row%%|*}
         owner=${row#*|}
         hex=${1//-/}
-        printf '%s/%s-%s/%s/%s/%s\n' "$ROOT" "$scope" "$owner" "${hex:0:2}" "${hex:2:2}" "${hex:4}"
+        BACKING=$ROOT/$scope-$owner/${hex:0:2}/${hex:2:2}/${hex:4}
 }
 
 # dead_pid: the pid of a process that has exited.
@@ -282,13 +292,17 @@ fixture() {
                 cp -a "$dir/root/." "$ROOT/"
                 # shellcheck disable=SC1091
                 source "$dir/vars"
+                FIXTURE_SNAP=$dir/snap
                 return
         fi
+        FIXTURE_SNAP=$dir/snap
         "$fn"
         sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
         mkdir -p "$dir.tmp"
         cp "$CAT" "$dir.tmp/cat.db"
         cp -a "$ROOT" "$dir.tmp/root"
+        sqlite3 "$CAT" .dump >"$dir.tmp/snap.sql"
+        find "$ROOT" -printf '%P\n' >"$dir.tmp/snap.tree"
         if [[ $# -gt 0 ]]; then
                 declare -p "$@" | sed 's/^declare -[-a-zA-Z]* /declare -g /' >"$dir.tmp/vars"
         else

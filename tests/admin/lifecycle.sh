@@ -15,8 +15,8 @@ source "$(dirname "$0")/lib.sh"
 _data() {
         setup_catalog
         add_users alice bob
-        ID=$(mkfolder --user alice data)
-        DIR=$(backing_dir "$ID")
+        mkfolder --user alice data; ID=$FID
+        backing_dir "$ID"; DIR=$BACKING
         echo payload >"$DIR/file"
 }
 
@@ -36,7 +36,8 @@ _mounted_session() {
 
 new_folder_is_ready() {
         _setup
-        assert_eq ready "$(_status data)"
+        _status data
+        assert_eq ready "$JQ"
         ok --json folder list --user alice
         assert_jq 'map(.status)' '["ready"]'
 }
@@ -44,7 +45,8 @@ new_folder_is_ready() {
 delete_moves_ready_folder_to_trash_and_keeps_data() {
         _setup
         ok folder delete data
-        assert_eq trash "$(_status data)"
+        _status data
+        assert_eq trash "$JQ"
         ok --json folder list --user alice
         assert_jq 'map([.name, .status])' '[["data","trash"]]'
         assert_file_content "$DIR/file" payload
@@ -62,7 +64,8 @@ restore_moves_trashed_folder_back_to_ready() {
         _setup
         ok folder delete data
         ok folder restore data
-        assert_eq ready "$(_status data)"
+        _status data
+        assert_eq ready "$JQ"
         assert_file_content "$DIR/file" payload
 }
 
@@ -99,13 +102,14 @@ purge_of_trashed_folder_removes_row_grants_and_backing_directory() {
 purge_keeps_other_folders_data() {
         local id2 dir2
         _setup
-        id2=$(mkfolder --user alice other)
-        dir2=$(backing_dir "$id2")
+        mkfolder --user alice other; id2=$FID
+        backing_dir "$id2"; dir2=$BACKING
         echo other >"$dir2/f"
         ok folder delete data
         ok folder purge data
         assert_file_content "$dir2/f" other
-        assert_eq ready "$(_status other)"
+        _status other
+        assert_eq ready "$JQ"
 }
 
 purge_does_not_follow_symlinks_out_of_the_folder() {
@@ -135,14 +139,16 @@ delete_of_folder_mounted_in_live_session_is_refused_without_force() {
         snapshot before
         fails folder delete data
         assert_unchanged before
-        assert_eq ready "$(_status data)"
+        _status data
+        assert_eq ready "$JQ"
 }
 
 delete_of_folder_mounted_in_live_session_succeeds_with_force() {
         _setup
         _mounted_session
         ok folder delete data --force
-        assert_eq trash "$(_status data)"
+        _status data
+        assert_eq trash "$JQ"
         assert_file_content "$DIR/file" payload
 }
 
@@ -171,7 +177,8 @@ delete_is_allowed_once_the_session_has_ended() {
         start_session "$SID" "$(dead_pid)"
         ok session end "$SID"
         ok folder delete data
-        assert_eq trash "$(_status data)"
+        _status data
+        assert_eq trash "$JQ"
 }
 
 delete_of_unknown_folder_fails() {
@@ -213,10 +220,10 @@ clone_copies_data_and_settings_to_a_new_folder_of_the_user() {
         ok --json folder create m --user alice --usage-mode model
         ok --json folder clone data copy --user alice
         assert_jq '[.name, .owner_type, .owner, .permission, .status]' '["copy","user","alice","rw","ready"]'
-        cid=$(jqo .id)
+        jqo .id; cid=$JQ
         assert_match "$UUID_RE" "$cid" "clone id"
         [[ $cid != "$ID" ]] || fail "clone has the source's id" "a new id" "$cid"
-        cdir=$(backing_dir "$cid")
+        backing_dir "$cid"; cdir=$BACKING
         assert_file_content "$cdir/file" payload
         assert_file_content "$cdir/sub/f" inner
         assert_eq sub/f "$(readlink "$cdir/link")" "symlink copied verbatim"
@@ -234,8 +241,8 @@ clone_copies_symlinks_verbatim_and_never_what_they_point_to() {
         rel=$(realpath -m --relative-to="$DIR" "$T/outside/secret")
         ln -s "$rel" "$DIR/rel"
         [[ -f $DIR/rel ]] || fail "relative link does not reach outside"
-        cid=$(_clone data copy alice)
-        cdir=$(backing_dir "$cid")
+        _clone data copy alice; cid=$JQ
+        backing_dir "$cid"; cdir=$BACKING
         assert_eq "$T/outside" "$(readlink "$cdir/out")" "absolute symlink"
         assert_eq "$rel" "$(readlink "$cdir/rel")" "relative symlink"
         assert_eq 0 "$(find "$cdir" -name secret | wc -l)" "copies of the outside file"
@@ -260,15 +267,16 @@ clone_of_a_cloneable_shared_folder_by_another_user_works() {
         _setup
         ok folder set data --cloneable yes
         ok folder share data bob --permission ro
-        cid=$(_clone data bobs-copy bob)
+        _clone data bobs-copy bob; cid=$JQ
         ok --json folder info "$cid"
         assert_jq '[.owner, .name]' '["bob","bobs-copy"]'
-        assert_file_content "$(backing_dir "$cid")/file" payload
+        backing_dir "$cid"
+        assert_file_content "$BACKING/file" payload
 }
 
 clone_to_a_clashing_name_fails() {
         _setup
-        mkfolder --user alice taken >/dev/null
+        mkfolder --user alice taken
         snapshot before
         fails folder clone data taken --user alice
         fails folder clone data .ssh --user alice

@@ -13,7 +13,7 @@ _alice() {
 
 _setup() {
         fixture alice _alice
-        snapshot before
+        fixture_snapshot before
 }
 
 # _accepts NAME: folder create NAME succeeds, is listed under that exact name
@@ -21,10 +21,10 @@ _setup() {
 _accepts() {
         local id dir
         _setup
-        id=$(mkfolder --user alice "$1")
+        mkfolder --user alice "$1"; id=$FID
         ok --json folder list
         assert_jq "map(select(.id == \"$id\") | .name)" "[\"$1\"]" "listed name"
-        dir=$(backing_dir "$id")
+        backing_dir "$id"; dir=$BACKING
         assert_dir "$dir"
 }
 
@@ -77,7 +77,7 @@ create_refuses_name_with_colon() { _refuses "a:b"; }
 rename_refuses_reserved_name_and_keeps_old_one() {
         local id
         fixture alice _alice
-        id=$(mkfolder --user alice data)
+        mkfolder --user alice data; id=$FID
         snapshot before
         fails folder rename data .ssh
         fails folder rename data .bashrc
@@ -92,20 +92,21 @@ rename_refuses_reserved_name_and_keeps_old_one() {
 rename_accepts_valid_name_and_moves_no_data() {
         local id dir
         fixture alice _alice
-        id=$(mkfolder --user alice data)
-        dir=$(backing_dir "$id")
+        mkfolder --user alice data; id=$FID
+        backing_dir "$id"; dir=$BACKING
         echo kept >"$dir/file"
         ok folder rename data x.y-z_w
         ok --json folder info "$id"
         assert_jq '.name' '"x.y-z_w"'
-        assert_eq "$dir" "$(backing_dir "$id")" "backing path after rename"
+        backing_dir "$id"
+        assert_eq "$dir" "$BACKING" "backing path after rename"
         assert_file_content "$dir/file" kept
         assert_eq 1 "$(find "$ROOT" -type f | wc -l)" "files on the host"
 }
 
 user_add_refuses_invalid_user_names() {
         fixture alice _alice
-        snapshot before
+        fixture_snapshot before
         fails user add "a b"
         fails user add "../x"
         fails user add .hidden
@@ -125,7 +126,7 @@ host_add_refuses_invalid_host_names() {
 
 project_add_refuses_invalid_project_names() {
         fixture alice _alice
-        snapshot before
+        fixture_snapshot before
         fails project add "p/q"
         fails project add "_p"
         refused project add ""

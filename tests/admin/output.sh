@@ -21,8 +21,8 @@ _setup() { fixture people _people; }
 
 folder_list_json_is_an_array_with_exactly_the_spec_fields() {
         _setup
-        mkfolder --user alice data >/dev/null
-        mkfolder --project p1 team >/dev/null
+        mkfolder --user alice data
+        mkfolder --project p1 team
         ok --json folder list
         assert_jq 'type' '"array"'
         assert_jq 'map(keys)' "[$FOLDER_KEYS,$FOLDER_KEYS]"
@@ -39,7 +39,7 @@ folder_create_json_prints_the_created_object() {
         assert_jq '[.name, .host, .owner_type, .owner, .usage_mode, .permission, .cloneable, .status]' \
                 '["data","local","user","alice","general","wd",false,"ready"]'
         assert_jq '.quota_bytes == null or .quota_bytes == 0' 'true' "quota of a folder without one"
-        id=$(jqo .id)
+        jqo .id; id=$JQ
         assert_match "$UUID_RE" "$id" "folder id"
         assert_eq "$id" "$(sql "SELECT id FROM folders WHERE name = 'data'")" "id in the catalog"
 }
@@ -58,13 +58,14 @@ folder_create_json_reflects_every_option() {
 folder_info_json_is_one_object_with_the_folder_fields() {
         local id
         _setup
-        id=$(mkfolder --user alice data)
+        mkfolder --user alice data; id=$FID
         ok --json folder info "$id"
         assert_jq 'type' '"object"'
         assert_jq "$FOLDER_KEYS - keys" '[]' "folder fields missing from info"
         assert_jq '[.id, .name]' "[\"$id\",\"data\"]"
         # An extra backing_path, if present, must be the SPEC layout path.
-        assert_jq "if has(\"backing_path\") then .backing_path == \"$(backing_dir "$id")\" else true end" 'true'
+        backing_dir "$id"
+        assert_jq "if has(\"backing_path\") then .backing_path == \"$BACKING\" else true end" 'true'
 }
 
 folder_times_are_set() {
@@ -109,7 +110,7 @@ project_list_json_lists_projects() {
 session_list_json_has_exactly_the_spec_fields() {
         local sid
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok session create --user alice --mount data
         sid=$OUT
         ok --json session list
@@ -123,7 +124,7 @@ session_list_json_has_exactly_the_spec_fields() {
 mount_list_json_has_exactly_the_spec_fields() {
         local sid id
         _setup
-        id=$(mkfolder --user alice data)
+        mkfolder --user alice data; id=$FID
         ok session create --user alice --mount data:/workspace:rw
         sid=$OUT
         ok --json mount list
@@ -147,8 +148,8 @@ empty_lists_are_empty_json_arrays() {
 folder_list_table_has_a_header_and_aligned_columns() {
         local a b
         _setup
-        a=$(mkfolder --user alice a)
-        b=$(mkfolder --user alice a-much-longer-folder-name)
+        mkfolder --user alice a; a=$FID
+        mkfolder --user alice a-much-longer-folder-name; b=$FID
         ok folder list
         assert_eq 3 "$(wc -l <"$T/.out")" "header plus two rows"
         local header col line
@@ -173,7 +174,7 @@ folder_list_table_has_a_header_and_aligned_columns() {
 folder_list_table_shows_every_field_spec_names() {
         local id row
         _setup
-        id=$(mkfolder --project p1 data --usage-mode model --permission rw)
+        mkfolder --project p1 data --usage-mode model --permission rw; id=$FID
         ok folder list --user bob
         row=$(sed -n 2p "$T/.out")
         # SPEC: name, id, host, usage mode, permission, owner, status.
@@ -200,7 +201,7 @@ folder_create_without_json_prints_a_table_with_the_folder() {
 
 session_create_without_json_prints_only_the_id() {
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok session create --user alice --mount data
         assert_match "$UUID_RE" "$OUT"
 }
@@ -243,14 +244,14 @@ missing_owner_is_a_usage_error() { _setup; _usage_error folder create x; }
 both_owners_is_a_usage_error() { _setup; _usage_error folder create x --user alice --project p1; }
 extra_argument_is_a_usage_error() {
         _setup
-        mkfolder --user alice a >/dev/null
+        mkfolder --user alice a
         _usage_error folder rename a b c
 }
 missing_option_value_is_a_usage_error() { _setup; _usage_error folder create x --user; }
 session_end_without_id_is_a_usage_error() { _setup; _usage_error session end; }
 share_without_permission_is_a_usage_error() {
         _setup
-        mkfolder --user alice a >/dev/null
+        mkfolder --user alice a
         _usage_error folder share a bob
 }
 
@@ -275,7 +276,7 @@ help_of_every_command_and_subcommand_goes_to_stdout_with_exit_0() {
                 [[ $RC -eq 0 ]] || fail "--help failed" "exit 0" "exit $RC: $ERR"
                 [[ -n $OUT ]] || fail "--help printed nothing on stdout" "text" "(nothing)"
                 [[ -z $ERR ]] || fail "--help wrote to stderr" "(nothing)" "$ERR"
-                assert_contains "vfolderfs-admin(8)" "$(tail -1 "$T/.out")" "last line of '$cmd --help'"
+                assert_contains "vfolderfs-admin(8)" "${OUT##*$'\n'}" "last line of '$cmd --help'"
         done
         assert_absent "$T/none"
 }
@@ -300,7 +301,7 @@ version_prints_the_version_with_exit_0() {
 
 catalog_defaults_to_the_environment_variable() {
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         VFOLDERFS_CATALOG=$CAT adm_raw --json folder list
         assert_eq 0 "$RC" "exit status"
         assert_jq 'map(.name)' '["data"]'
@@ -315,7 +316,7 @@ commands_other_than_init_do_not_create_a_missing_catalog() {
 
 init_on_an_existing_catalog_keeps_it() {
         _setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         snapshot before
         ok init
         assert_unchanged before

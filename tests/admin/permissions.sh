@@ -20,8 +20,10 @@ _perm_in_info() {
 
 # _expect_perm USER NAME PERM: both views agree on PERM.
 _expect_perm() {
-        assert_eq "$3" "$(_perm_in_list "$1" "$2")" "permission of '$2' for '$1' in folder list"
-        assert_eq "$3" "$(_perm_in_info "$1" "$2")" "permission of '$2' for '$1' in folder info"
+        _perm_in_list "$1" "$2"
+        assert_eq "$3" "$JQ" "permission of '$2' for '$1' in folder list"
+        _perm_in_info "$1" "$2"
+        assert_eq "$3" "$JQ" "permission of '$2' for '$1' in folder info"
 }
 
 # Users alice, bob, carol, dave; project p1 with members bob and carol.
@@ -37,38 +39,38 @@ _project_setup() { fixture people _people; }
 
 owner_gets_wd_by_default() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         _expect_perm alice data wd
 }
 
 owner_gets_folder_permission_ro() {
         _project_setup
-        mkfolder --user alice data --permission ro >/dev/null
+        mkfolder --user alice data --permission ro
         _expect_perm alice data ro
 }
 
 owner_gets_folder_permission_rw() {
         _project_setup
-        mkfolder --user alice data --permission rw >/dev/null
+        mkfolder --user alice data --permission rw
         _expect_perm alice data rw
 }
 
 owner_gets_folder_permission_wd() {
         _project_setup
-        mkfolder --user alice data --permission wd >/dev/null
+        mkfolder --user alice data --permission wd
         _expect_perm alice data wd
 }
 
 owner_follows_folder_set_permission() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok folder set data --permission ro
         _expect_perm alice data ro
 }
 
 user_folder_shows_owner_type_user_and_owner_name() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok --json folder list --user alice
         assert_jq 'map([.owner_type, .owner])' '[["user","alice"]]'
         ok --json folder info data
@@ -77,7 +79,7 @@ user_folder_shows_owner_type_user_and_owner_name() {
 
 project_folder_shows_owner_type_project_and_project_name() {
         _project_setup
-        mkfolder --project p1 shared >/dev/null
+        mkfolder --project p1 shared
         ok --json folder list --user bob
         assert_jq 'map([.owner_type, .owner])' '[["project","p1"]]'
         ok --json folder info shared
@@ -86,21 +88,21 @@ project_folder_shows_owner_type_project_and_project_name() {
 
 project_member_gets_folder_permission() {
         _project_setup
-        mkfolder --project p1 shared --permission rw >/dev/null
+        mkfolder --project p1 shared --permission rw
         _expect_perm bob shared rw
         _expect_perm carol shared rw
 }
 
 project_member_follows_folder_set_permission() {
         _project_setup
-        mkfolder --project p1 shared --permission rw >/dev/null
+        mkfolder --project p1 shared --permission rw
         ok folder set shared --permission ro
         _expect_perm bob shared ro
 }
 
 project_member_with_higher_grant_gets_the_grant() {
         _project_setup
-        mkfolder --project p1 shared --permission ro >/dev/null
+        mkfolder --project p1 shared --permission ro
         ok folder share shared bob --permission wd
         _expect_perm bob shared wd
         _expect_perm carol shared ro
@@ -108,7 +110,7 @@ project_member_with_higher_grant_gets_the_grant() {
 
 project_member_with_lower_grant_gets_the_grant() {
         _project_setup
-        mkfolder --project p1 shared --permission wd >/dev/null
+        mkfolder --project p1 shared --permission wd
         ok folder share shared bob --permission ro
         _expect_perm bob shared ro
         _expect_perm carol shared wd
@@ -116,7 +118,7 @@ project_member_with_lower_grant_gets_the_grant() {
 
 project_member_whose_grant_is_removed_gets_folder_permission_again() {
         _project_setup
-        mkfolder --project p1 shared --permission rw >/dev/null
+        mkfolder --project p1 shared --permission rw
         ok folder share shared bob --permission ro
         ok folder unshare shared bob
         _expect_perm bob shared rw
@@ -124,7 +126,7 @@ project_member_whose_grant_is_removed_gets_folder_permission_again() {
 
 grantee_gets_the_grant_permission() {
         _project_setup
-        mkfolder --user alice data --permission wd >/dev/null
+        mkfolder --user alice data --permission wd
         ok folder share data bob --permission ro
         _expect_perm bob data ro
         _expect_perm alice data wd
@@ -132,14 +134,14 @@ grantee_gets_the_grant_permission() {
 
 grantee_gets_grant_above_folder_permission() {
         _project_setup
-        mkfolder --user alice data --permission ro >/dev/null
+        mkfolder --user alice data --permission ro
         ok folder share data bob --permission rw
         _expect_perm bob data rw
 }
 
 second_share_replaces_the_grant() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok folder share data bob --permission ro
         ok folder share data bob --permission wd
         _expect_perm bob data wd
@@ -148,7 +150,7 @@ second_share_replaces_the_grant() {
 
 grantee_sees_owner_as_the_owner() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok folder share data bob --permission ro
         ok --json folder list --user bob
         assert_jq 'map([.name, .owner_type, .owner])' '[["data","user","alice"]]'
@@ -156,7 +158,7 @@ grantee_sees_owner_as_the_owner() {
 
 unshared_user_no_longer_sees_folder() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         ok folder share data bob --permission rw
         ok folder unshare data bob
         ok --json folder list --user bob
@@ -166,7 +168,7 @@ unshared_user_no_longer_sees_folder() {
 
 unshare_of_user_without_grant_fails() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         snapshot before
         fails folder unshare data bob
         assert_unchanged before
@@ -174,7 +176,7 @@ unshare_of_user_without_grant_fails() {
 
 share_with_the_owner_is_refused() {
         _project_setup
-        mkfolder --user alice data >/dev/null
+        mkfolder --user alice data
         snapshot before
         fails folder share data alice --permission ro
         assert_unchanged before
@@ -182,7 +184,7 @@ share_with_the_owner_is_refused() {
 
 removed_project_member_loses_access() {
         _project_setup
-        mkfolder --project p1 shared >/dev/null
+        mkfolder --project p1 shared
         ok project member remove p1 carol
         ok --json folder list --user carol
         assert_jq 'length' '0'
@@ -191,8 +193,8 @@ removed_project_member_loses_access() {
 
 stranger_does_not_see_folder_name_in_list() {
         _project_setup
-        mkfolder --user alice secret-alice >/dev/null
-        mkfolder --project p1 secret-p1 >/dev/null
+        mkfolder --user alice secret-alice
+        mkfolder --project p1 secret-p1
         ok --json folder list --user dave
         assert_jq '.' '[]'
         ok folder list --user dave
@@ -201,7 +203,7 @@ stranger_does_not_see_folder_name_in_list() {
 
 non_member_does_not_see_project_folder() {
         _project_setup
-        mkfolder --project p1 shared >/dev/null
+        mkfolder --project p1 shared
         ok --json folder list --user alice
         assert_jq 'map(.name)' '[]'
 }
@@ -211,7 +213,7 @@ non_member_does_not_see_project_folder() {
 stranger_cannot_info_folder_by_name_and_error_reveals_nothing() {
         local id err_hidden err_absent
         _project_setup
-        id=$(mkfolder --user alice secret)
+        mkfolder --user alice secret; id=$FID
         fails folder info secret --user dave
         err_hidden=${ERR//secret/REF}
         assert_not_contains "$id" "$ERR" "error for a stranger"
@@ -224,7 +226,7 @@ stranger_cannot_info_folder_by_name_and_error_reveals_nothing() {
 stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
         local id other err_hidden err_absent
         _project_setup
-        id=$(mkfolder --user alice secret)
+        mkfolder --user alice secret; id=$FID
         other=$(cat /proc/sys/kernel/random/uuid)
         fails folder info "$id" --user dave
         err_hidden=${ERR//$id/REF}
@@ -238,8 +240,9 @@ stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
 stranger_cannot_use_files_or_usage_on_hidden_folder() {
         local id
         _project_setup
-        id=$(mkfolder --user alice secret)
-        echo s >"$(backing_dir "$id")/f"
+        mkfolder --user alice secret; id=$FID
+        backing_dir "$id"
+        echo s >"$BACKING/f"
         fails files ls secret --user dave
         fails files get "$id" f --user dave
         fails usage secret --user dave
@@ -248,7 +251,7 @@ stranger_cannot_use_files_or_usage_on_hidden_folder() {
 stranger_cannot_mount_hidden_folder() {
         local id
         _project_setup
-        id=$(mkfolder --user alice secret)
+        mkfolder --user alice secret; id=$FID
         snapshot before
         fails session create --user dave --mount secret
         fails session create --user dave --mount "$id"
@@ -257,19 +260,19 @@ stranger_cannot_mount_hidden_folder() {
 
 folder_list_without_user_lists_every_folder_with_its_own_permission() {
         _project_setup
-        mkfolder --user alice a1 --permission ro >/dev/null
-        mkfolder --user bob b1 --permission rw >/dev/null
-        mkfolder --project p1 p1f >/dev/null
+        mkfolder --user alice a1 --permission ro
+        mkfolder --user bob b1 --permission rw
+        mkfolder --project p1 p1f
         ok --json folder list
         assert_jq 'map([.name, .permission]) | sort' '[["a1","ro"],["b1","rw"],["p1f","wd"]]'
 }
 
 folder_list_with_user_includes_own_shared_and_project_folders_only() {
         _project_setup
-        mkfolder --user bob own >/dev/null
-        mkfolder --user alice shared-in >/dev/null
-        mkfolder --user alice not-shared >/dev/null
-        mkfolder --project p1 team >/dev/null
+        mkfolder --user bob own
+        mkfolder --user alice shared-in
+        mkfolder --user alice not-shared
+        mkfolder --project p1 team
         ok folder share shared-in bob --permission ro
         ok --json folder list --user bob
         assert_jq 'map(.name) | sort' '["own","shared-in","team"]'

@@ -12,15 +12,15 @@ source "$(dirname "$0")/lib.sh"
 _folders() {
         setup_catalog
         add_users alice bob
-        DATA=$(mkfolder --user alice data)
-        OTHER=$(mkfolder --user alice other)
-        SHARED=$(mkfolder --user bob shared)
+        mkfolder --user alice data; DATA=$FID
+        mkfolder --user alice other; OTHER=$FID
+        mkfolder --user bob shared; SHARED=$FID
         ok folder share shared alice --permission ro
 }
 
 _setup() {
         fixture folders _folders DATA OTHER SHARED
-        snapshot before
+        fixture_snapshot before
 }
 
 # _create MOUNT...: session create --user alice --mount each; $SID.
@@ -67,55 +67,64 @@ session_create_json_prints_the_session_object() {
         ok --json session create --user alice --mount data
         assert_jq 'keys' "$SESSION_KEYS"
         assert_jq '[.user, .ended_at]' '["alice",null]'
-        assert_match "$UUID_RE" "$(jqo .id)" "session id"
+        jqo .id
+        assert_match "$UUID_RE" "$JQ" "session id"
 }
 
 session_create_without_mounts_is_allowed() {
         _setup
         _create
-        assert_eq "" "$(_mounts "$SID")" "mounts of a session with none requested"
+        _mounts "$SID"
+        assert_eq "" "$JQ" "mounts of a session with none requested"
 }
 
 mount_without_alias_or_perm_gets_default_target_and_effective_permission() {
         _setup
         _create data shared
-        assert_eq "/home/work/data wd data,/home/work/shared ro shared" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/home/work/data wd data,/home/work/shared ro shared" "$JQ"
 }
 
 mount_with_relative_alias_goes_under_home() {
         _setup
         _create data:a/b
-        assert_eq "/home/work/a/b wd data" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/home/work/a/b wd data" "$JQ"
 }
 
 mount_with_absolute_alias_goes_there() {
         _setup
         _create data:/workspace
-        assert_eq "/workspace wd data" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/workspace wd data" "$JQ"
 }
 
 mount_with_permission_only_keeps_default_target() {
         _setup
         _create data:ro
-        assert_eq "/home/work/data ro data" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/home/work/data ro data" "$JQ"
 }
 
 mount_with_alias_and_permission() {
         _setup
         _create data:/workspace:rw
-        assert_eq "/workspace rw data" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/workspace rw data" "$JQ"
 }
 
 mount_by_uuid_reference() {
         _setup
         _create "$DATA:/workspace:ro"
-        assert_eq "/workspace ro data" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/workspace ro data" "$JQ"
 }
 
 mount_asking_equal_to_effective_permission_is_allowed() {
         _setup
         _create shared:ro
-        assert_eq "/home/work/shared ro shared" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/home/work/shared ro shared" "$JQ"
 }
 
 mount_asking_rw_on_read_only_grant_fails_and_records_nothing() { _setup; _refuses shared:rw; }
@@ -175,10 +184,11 @@ alias_absolute_equal_to_another_folders_default_target_is_refused() { _setup; _r
 
 linuxbrew_folder_defaults_to_home_linuxbrew() {
         _setup
-        mkfolder --user alice .linuxbrew >/dev/null
-        mkfolder --user alice .local >/dev/null
+        mkfolder --user alice .linuxbrew
+        mkfolder --user alice .local
         _create .linuxbrew .local
-        assert_eq "/home/linuxbrew/.linuxbrew wd .linuxbrew,/home/work/.local wd .local" "$(_mounts "$SID")"
+        _mounts "$SID"
+        assert_eq "/home/linuxbrew/.linuxbrew wd .linuxbrew,/home/work/.local wd .local" "$JQ"
 }
 
 session_list_shows_live_sessions() {
@@ -226,11 +236,13 @@ session_end_of_unknown_session_fails() {
 
 session_end_keeps_folder_data() {
         _setup
-        echo keep >"$(backing_dir "$DATA")/f"
+        backing_dir "$DATA"
+        echo keep >"$BACKING/f"
         _create data
         start_session "$SID" "$(dead_pid)"
         ok session end "$SID"
-        assert_file_content "$(backing_dir "$DATA")/f" keep
+        backing_dir "$DATA"
+        assert_file_content "$BACKING/f" keep
         assert_absent "$T/scratch/$SID"
 }
 
@@ -262,7 +274,8 @@ mount_list_filters_by_folder() {
 
 session_with_dead_pid_on_this_host_is_reaped_by_session_list() {
         _setup
-        echo keep >"$(backing_dir "$DATA")/f"
+        backing_dir "$DATA"
+        echo keep >"$BACKING/f"
         _create data
         start_session "$SID" "$(dead_pid)"
         ok --json session list
@@ -270,7 +283,8 @@ session_with_dead_pid_on_this_host_is_reaped_by_session_list() {
         ok --json session list --all
         assert_jq "map(select(.id == \"$SID\") | .ended_at != null)" '[true]'
         assert_absent "$T/scratch/$SID"
-        assert_file_content "$(backing_dir "$DATA")/f" keep
+        backing_dir "$DATA"
+        assert_file_content "$BACKING/f" keep
         ok --json mount list --folder data
         assert_jq 'length' '0'
 }

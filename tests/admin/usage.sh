@@ -12,8 +12,8 @@ source "$(dirname "$0")/lib.sh"
 _data() {
         setup_catalog
         add_users alice
-        ID=$(mkfolder --user alice data)
-        DIR=$(backing_dir "$ID")
+        mkfolder --user alice data; ID=$FID
+        backing_dir "$ID"; DIR=$BACKING
 }
 
 _setup() { fixture data _data ID DIR; }
@@ -25,7 +25,8 @@ _usage() { # REF: "bytes files"
 
 usage_of_an_empty_folder_is_zero() {
         _setup
-        assert_eq "0 0" "$(_usage data)"
+        _usage data
+        assert_eq "0 0" "$JQ"
 }
 
 usage_counts_bytes_and_files_put_in_the_folder() {
@@ -36,7 +37,8 @@ usage_counts_bytes_and_files_put_in_the_folder() {
         ok files put data "$T/a"
         ok files put data "$T/b"
         ok files put data "$T/c"
-        assert_eq "3352 3" "$(_usage data)"
+        _usage data
+        assert_eq "3352 3" "$JQ"
         ok usage data
         assert_contains 3352 "$OUT" "usage table"
 }
