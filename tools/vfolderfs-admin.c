@@ -238,7 +238,7 @@ int admin_catalog(struct admin_ctx *ctx, cat_catalog **ret_cat)
                 r = cat_open(path, 0, &ctx->cat, &err);
                 if (r == -ENOENT) {
                         char *why = xasprintf("%s (run '" ADMIN_PROG " init' first)",
-                                              err ? err : strerror(ENOENT));
+                                              strerror(ENOENT));
 
                         free(err);
                         admin_failx(why, "cannot open catalog '%s'", path);
