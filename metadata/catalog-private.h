@@ -21,7 +21,7 @@ struct cat_catalog {
 };
 
 /* The schema version written by this library (see catalog.c). */
-#define CAT_SCHEMA_VERSION 2
+#define CAT_SCHEMA_VERSION 3
 /* PRAGMA application_id of a catalog: "vfld". */
 #define CAT_APPLICATION_ID 0x76666c64
 
@@ -121,6 +121,14 @@ int cat_effective_by_id(cat_catalog *cat, const char *folder_id,
 /* sessions.c */
 int cat_session_end_internal(cat_catalog *cat, const char *id,
                              char **reterr);
+/*
+ * "<boot id>:<start time>" of a process on this machine (malloc'd), or NULL
+ * when it cannot be read.  Together with the pid it tells a daemon from a
+ * later process that got the same pid, also after a reboot.
+ */
+char *cat_process_identity(pid_t pid);
+/* True when the daemon pid recorded with identity is gone from this host. */
+bool cat_process_gone(pid_t pid, const char *identity);
 
 /* fsutil.c: file trees, never following symlinks. */
 int cat_mkdir_p(const char *path, mode_t mode);

@@ -27,7 +27,10 @@
  * inside the same BEGIN IMMEDIATE transaction as the user_version update.
  * Version 1 is the first released schema; version 2 added mounts.requested
  * (the permission a session asked for, so that later changes to the
- * effective permission can be followed) and the index on mounts.folder_id.
+ * effective permission can be followed) and the index on mounts.folder_id;
+ * version 3 added sessions.pid_identity (boot id and start time of the
+ * daemon, so that a reused pid or a reboot does not keep a dead session
+ * alive).
  */
 static const char *const schema_steps[CAT_SCHEMA_VERSION] = {
         /* 0 -> 1 */
@@ -91,6 +94,8 @@ static const char *const schema_steps[CAT_SCHEMA_VERSION] = {
         /* 1 -> 2 */
         "ALTER TABLE mounts ADD COLUMN requested TEXT NOT NULL DEFAULT 'none';"
         "CREATE INDEX mounts_by_folder ON mounts(folder_id);",
+        /* 2 -> 3 */
+        "ALTER TABLE sessions ADD COLUMN pid_identity TEXT;",
 };
 
 int cat_schema_version(void)

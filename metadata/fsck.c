@@ -296,6 +296,30 @@ static int check_orphans(cat_catalog *cat, char **expected, size_t n_expected,
         return r;
 }
 
+static int session_identity(cat_catalog *cat, const char *id,
+                            char **ret_identity, char **reterr)
+{
+        sqlite3_stmt *stmt;
+        int r, rc;
+
+        r = cat_prepare(cat, "SELECT pid_identity FROM sessions WHERE id = ?",
+                        &stmt, reterr);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        *ret_identity = NULL;
+        if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+                *ret_identity = cat_column_strdup(stmt, 0);
+                if (!*ret_identity)
+                        r = cat_oom(reterr);
+        } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+                r = cat_sql_err(cat, reterr, rc, "cannot read sessions");
+        }
+        sqlite3_finalize(stmt);
+        return r;
+}
+
 static int check_sessions(cat_catalog *cat, const char *hostname, bool repair,
                           struct issues *is, char **reterr)
 {
@@ -315,7 +339,15 @@ static int check_sessions(cat_catalog *cat, const char *hostname, bool repair,
                     s->pid <= 0)
                         continue;
                 if (s->ended_at == 0) {
-                        if (kill(s->pid, 0) == 0 || errno != ESRCH)
+                        char *identity = NULL;
+                        bool gone;
+
+                        r = session_identity(cat, s->id, &identity, reterr);
+                        if (r < 0)
+                                break;
+                        gone = cat_process_gone(s->pid, identity);
+                        free(identity);
+                        if (!gone)
                                 continue;
                         if (repair)
                                 fixed = cat_session_end_internal(cat, s->id,

@@ -15,6 +15,61 @@
 
 #include "catalog-private.h"
 
+static char *read_line(const char *path, char *buf, size_t size)
+{
+        FILE *f = fopen(path, "re");
+        char *r;
+
+        if (!f)
+                return NULL;
+        r = fgets(buf, (int)size, f);
+        fclose(f);
+        if (r)
+                buf[strcspn(buf, "\n")] = 0;
+        return r;
+}
+
+char *cat_process_identity(pid_t pid)
+{
+        char boot[64], stat[1024], path[64], *p, *id;
+        unsigned long long start;
+
+        if (pid <= 0 || !read_line("/proc/sys/kernel/random/boot_id", boot,
+                                   sizeof(boot)))
+                return NULL;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (!read_line(path, stat, sizeof(stat)))
+                return NULL;
+        /* The command name may hold spaces and ')': fields follow the last. */
+        p = strrchr(stat, ')');
+        if (!p)
+                return NULL;
+        /* Field 3 (state) follows ") "; start time is field 22. */
+        for (int field = 2; field < 22 && p; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p + 1, "%llu", &start) != 1)
+                return NULL;
+        if (asprintf(&id, "%s:%llu", boot, start) < 0)
+                return NULL;
+        return id;
+}
+
+bool cat_process_gone(pid_t pid, const char *identity)
+{
+        char *now;
+        bool gone;
+
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        if (!identity)
+                return false;
+        now = cat_process_identity(pid);
+        /* Unknown now (no /proc): only kill() can tell. */
+        gone = now && strcmp(now, identity) != 0;
+        free(now);
+        return gone;
+}
+
 void cat_session_free(struct cat_session *session)
 {
         if (!session)
@@ -503,7 +558,7 @@ int cat_session_start(cat_catalog *cat, const char *source,
         struct mount_set set = { 0 };
         size_t n_mountable = 0;
         sqlite3_stmt *stmt = NULL;
-        char *scratch = NULL;
+        char *scratch = NULL, *identity = NULL;
         bool attach;
         int64_t now = cat_now();
         int r, rc;
@@ -588,12 +643,12 @@ int cat_session_start(cat_catalog *cat, const char *source,
                 goto fail;
 
         r = cat_prepare(cat, attach ? "UPDATE sessions SET mountpoint = ?2,"
-                                      " hostname = ?3, pid = ?4, scratch = ?5"
-                                      " WHERE id = ?1"
+                                      " hostname = ?3, pid = ?4, scratch = ?5,"
+                                      " pid_identity = ?8 WHERE id = ?1"
                                     : "INSERT INTO sessions (id, mountpoint,"
                                       " hostname, pid, scratch, user_id,"
-                                      " started_at) VALUES (?1, ?2, ?3, ?4,"
-                                      " ?5, ?6, ?7)",
+                                      " started_at, pid_identity) VALUES (?1,"
+                                      " ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                         &stmt, reterr);
         if (r < 0)
                 goto fail;
@@ -609,6 +664,11 @@ int cat_session_start(cat_catalog *cat, const char *source,
                 sqlite3_bind_text(stmt, 6, uid, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(stmt, 7, now);
         }
+        identity = cat_process_identity(pid);
+        if (identity)
+                sqlite3_bind_text(stmt, 8, identity, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(stmt, 8);
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_DONE) {
                 r = cat_sql_err(cat, reterr, rc, "cannot record session");
@@ -646,6 +706,7 @@ out:
         mount_set_release(&set);
         cat_folder_list_free(mountable, n_mountable);
         free(scratch);
+        free(identity);
         return r;
 }
 
@@ -748,8 +809,9 @@ int cat_session_reap(cat_catalog *cat, const char *hostname,
 
         if (!hostname)
                 return cat_err(reterr, -EINVAL, "no hostname given");
-        r = cat_prepare(cat, "SELECT id, pid FROM sessions WHERE ended_at IS"
-                        " NULL AND pid > 0 AND hostname = ?", &stmt, reterr);
+        r = cat_prepare(cat, "SELECT id, pid, pid_identity FROM sessions"
+                        " WHERE ended_at IS NULL AND pid > 0 AND hostname = ?",
+                        &stmt, reterr);
         if (r < 0)
                 return r;
         sqlite3_bind_text(stmt, 1, hostname, -1, SQLITE_STATIC);
@@ -757,7 +819,8 @@ int cat_session_reap(cat_catalog *cat, const char *hostname,
                 pid_t pid = (pid_t)sqlite3_column_int64(stmt, 1);
                 void *nv;
 
-                if (kill(pid, 0) == 0 || errno != ESRCH)
+                if (!cat_process_gone(pid, (const char *)
+                                      sqlite3_column_text(stmt, 2)))
                         continue;
                 nv = realloc(ids, (n + 1) * sizeof(*ids));
                 if (!nv) {

@@ -300,9 +300,12 @@ static void version_1_catalog_is_migrated_forward(void **state)
                 v1.db = path;
                 assert_int_equal(fx_sql_int(&v1, "PRAGMA user_version"),
                                  cat_schema_version());
-                /* The column added by version 2 exists, with its default. */
+                /* The columns added by versions 2 and 3 exist. */
                 assert_int_equal(fx_sql_int(&v1, "SELECT count(*) FROM mounts"
                                             " WHERE requested = 'none'"), 1);
+                assert_int_equal(fx_sql_int(&v1, "SELECT count(*) FROM"
+                                            " sessions WHERE pid_identity"
+                                            " IS NULL"), 1);
         }
         assert_ok(cat_open(path, 0, &cat, reterr));
         assert_ok(cat_folder_resolve(cat, "data", "alice", &f, reterr));
@@ -499,10 +502,11 @@ static int mixed_worker(const char *db, const char *scratch, int k)
                 if (r == 0)
                         r = cat_session_end(cat, s->id, &err);
                 cat_session_free(s);
+                /* Force: another worker's session may mount it (shared). */
                 if (r == 0)
-                        r = cat_folder_delete(cat, f->id, false, &err);
+                        r = cat_folder_delete(cat, f->id, true, &err);
                 if (r == 0)
-                        r = cat_folder_purge(cat, f->id, false, &err);
+                        r = cat_folder_purge(cat, f->id, true, &err);
                 cat_folder_free(f);
         }
         if (r < 0) {

@@ -555,6 +555,60 @@ static void reap_ends_only_sessions_whose_pid_is_dead_on_this_host(void **state)
         started_release(&elsewhere);
 }
 
+static void process_identity_tells_a_reused_pid_apart(void **state)
+{
+        char *me = cat_process_identity(getpid());
+        char *again = cat_process_identity(getpid());
+        char *parent = cat_process_identity(getppid());
+
+        (void)state;
+        assert_non_null(me);
+        assert_string_equal(me, again);
+        assert_non_null(parent);
+        assert_string_not_equal(me, parent);
+        assert_null(cat_process_identity(dead_pid()));
+        assert_false(cat_process_gone(getpid(), me));
+        assert_false(cat_process_gone(getpid(), NULL));
+        assert_true(cat_process_gone(getpid(), "another-boot:1"));
+        assert_true(cat_process_gone(dead_pid(), NULL));
+        free(me);
+        free(again);
+        free(parent);
+}
+
+static void reap_ends_a_session_whose_pid_now_belongs_to_another_process(void **state)
+{
+        struct fx *fx = *state;
+        struct started reused = { 0 }, old = { 0 };
+        struct cat_session *s = NULL;
+        size_t reaped = 0;
+        char *sql;
+
+        populate(fx);
+        start(fx, "alice", getpid(), &reused);
+        start(fx, "bob", getpid(), &old);
+        /* The daemon died, and after a reboot our pid went to someone else;
+         * a session recorded before identities were kept stays to kill(). */
+        assert_true(asprintf(&sql, "UPDATE sessions SET pid_identity ="
+                             " 'another-boot:1' WHERE id = '%s';"
+                             " UPDATE sessions SET pid_identity = NULL"
+                             " WHERE id = '%s'", reused.s->id,
+                             old.s->id) > 0);
+        fx_sql(fx, sql);
+        free(sql);
+        assert_ok(cat_session_reap(fx->cat, "h1", &reaped, reterr));
+        assert_int_equal(reaped, 1);
+        assert_ok(cat_session_get(fx->cat, reused.s->id, &s, reterr));
+        assert_true(s->ended_at > 0);
+        cat_session_free(s);
+        assert_false(fx_exists(reused.s->scratch));
+        assert_ok(cat_session_get(fx->cat, old.s->id, &s, reterr));
+        assert_int_equal(s->ended_at, 0);
+        cat_session_free(s);
+        started_release(&reused);
+        started_release(&old);
+}
+
 static void starting_a_session_reaps_stale_ones_of_the_host(void **state)
 {
         struct fx *fx = *state;
@@ -666,6 +720,8 @@ int main(void)
                 T(ending_removes_scratch_and_keeps_folder_data),
                 T(created_session_can_be_ended_before_it_starts),
                 T(reap_ends_only_sessions_whose_pid_is_dead_on_this_host),
+                cmocka_unit_test(process_identity_tells_a_reused_pid_apart),
+                T(reap_ends_a_session_whose_pid_now_belongs_to_another_process),
                 T(starting_a_session_reaps_stale_ones_of_the_host),
                 T(session_list_shows_live_ones_or_all_oldest_first),
                 T(mount_list_filters_by_session_and_folder),
