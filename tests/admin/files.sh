@@ -115,6 +115,33 @@ get_without_local_writes_to_stdout() {
         assert_eq hello "$OUT"
 }
 
+get_of_a_directory_fails() {
+        _setup
+        mkdir "$DIR/d"
+        fails files get data d "$T/got"
+        assert_absent "$T/got"
+}
+
+put_beyond_the_quota_fails_and_leaves_nothing() {
+        _setup
+        ok folder set data --quota 1K
+        head -c 600 /dev/zero >"$T/small"
+        head -c 2000 /dev/zero >"$T/big"
+        ok files put data "$T/small"
+        fails files put data "$T/big"
+        assert_absent "$DIR/big"
+        assert_eq "small" "$(ls -A "$DIR")" "entries of the folder"
+}
+
+json_file_names_are_exact_for_any_byte() {
+        _setup
+        touch "$DIR/q\"uote" "$DIR/back\\slash" "$DIR/new"$'\n'"line" "$DIR/tab"$'\t' "$DIR/ünï"
+        ok --json files ls data
+        jqo '.[].name | @json'
+        assert_eq "$(printf '%s\n' '"back\\slash"' '"new\nline"' '"q\"uote"' '"tab\t"' '"ünï"' | sort)" \
+                "$(sort <<<"$JQ")" "names as JSON strings"
+}
+
 get_of_missing_file_fails() {
         _setup
         _get_fails nosuch

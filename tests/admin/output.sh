@@ -132,6 +132,55 @@ mount_list_json_has_exactly_the_spec_fields() {
         assert_jq 'map([.session, .folder, .name, .target, .permission])' "[[\"$sid\",\"$id\",\"data\",\"/workspace\",\"rw\"]]"
 }
 
+json_strings_are_escaped_exactly() {
+        local weird=$T/we\"ird\\dir$'\n'x
+        _setup
+        mkdir "$weird"
+        ok host add odd "$weird"
+        ok --json host list
+        jqo '.[] | select(.name == "odd") | .root'
+        assert_eq "$weird" "$JQ" "root read back from JSON"
+}
+
+project_folder_lives_under_the_project_scope() {
+        local id
+        _setup
+        mkfolder --project p1 team
+        id=$FID
+        backing_dir "$id"
+        assert_match "^$ROOT/project-$(project_id p1)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{28}\$" "$BACKING" "layout"
+        assert_dir "$BACKING"
+}
+
+user_folder_lives_under_the_user_scope() {
+        local id hex
+        _setup
+        mkfolder --user alice data
+        id=$FID
+        hex=${id//-/}
+        assert_dir "$ROOT/user-$(user_id alice)/${hex:0:2}/${hex:2:2}/${hex:4}"
+}
+
+default_host_is_the_only_host() {
+        mkdir "$ROOT/nfs"
+        ok init
+        ok host add nfs1 "$ROOT/nfs"
+        ok user add alice
+        ok --json folder create data --user alice
+        assert_jq '.host' '"nfs1"'
+}
+
+default_host_among_several_without_local_is_an_error() {
+        mkdir "$ROOT/a" "$ROOT/b"
+        ok init
+        ok host add nfs1 "$ROOT/a"
+        ok host add nfs2 "$ROOT/b"
+        ok user add alice
+        snapshot before
+        fails folder create data --user alice
+        assert_unchanged before
+}
+
 empty_lists_are_empty_json_arrays() {
         _setup
         ok --json folder list
