@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -192,6 +194,13 @@ static int background(void)
         return fds[1];
 }
 
+/* After detaching, libfuse's and our own run-time messages go to syslog. */
+static void log_to_syslog(enum fuse_log_level level, const char *fmt,
+                          va_list ap)
+{
+        vsyslog((int)level, fmt, ap);
+}
+
 static void detach(int report_fd)
 {
         char ok = 0;
@@ -199,6 +208,8 @@ static void detach(int report_fd)
 
         if (report_fd < 0)
                 return;
+        openlog("vfolderfs", LOG_PID, LOG_DAEMON);
+        fuse_set_log_func(log_to_syslog);
         if (chdir("/") < 0) {
                 /* harmless: only keeps a directory busy */
         }
@@ -524,8 +535,8 @@ int main(int argc, char *argv[])
         /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
         ret = r < 0 ? 1 : 0;
         if (r < 0)
-                fprintf(stderr, "vfolderfs: session loop failed: %s\n",
-                        strerror(-r));
+                fuse_log(FUSE_LOG_ERR, "vfolderfs: session loop failed: %s\n",
+                         strerror(-r));
 
 out_end:
         if (se) {
@@ -543,9 +554,12 @@ out_end:
         free(err);
         err = NULL;
         r = cat_session_end(cat, session->id, &err);
-        if (r < 0)
-                fail("cannot end session", session->id,
-                     err ? err : strerror(-r));
+        if (r < 0) {
+                /* stderr, or syslog once detached */
+                fuse_log(FUSE_LOG_ERR, "vfolderfs: cannot end session '%s': %s\n",
+                         session->id, err ? err : strerror(-r));
+                ret = 1;
+        }
         goto out;
 out_nomem:
         fail("cannot start", NULL, strerror(ENOMEM));
