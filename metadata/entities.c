@@ -210,14 +210,16 @@ static int entity_lookup(cat_catalog *cat, const char *table, const char *what,
         sqlite3_bind_text(stmt, 1, ref, -1, SQLITE_STATIC);
         rc = sqlite3_step(stmt);
         if (rc == SQLITE_ROW) {
-                r = 0;
-                if (ret_name) {
-                        *ret_name = cat_column_strdup(stmt, 1);
-                        if (!*ret_name)
-                                r = cat_oom(reterr);
-                }
-                if (r == 0)
+                char *name = ret_name ? cat_column_strdup(stmt, 1) : NULL;
+
+                if (ret_name && !name) {
+                        r = cat_oom(reterr);
+                } else {
+                        r = 0;
+                        if (ret_name)
+                                *ret_name = name;
                         cat_copy_id(ret_id, stmt, 0);
+                }
         } else if (rc == SQLITE_DONE) {
                 r = cat_err(reterr, -ENOENT, "no %s '%s'", what, ref);
         } else {

@@ -441,6 +441,29 @@ static int folder_has_shares(cat_catalog *cat, const char *folder_id,
         return r;
 }
 
+static int is_member(cat_catalog *cat, const char *project_id,
+                     const char *user_id, bool *ret, char **reterr)
+{
+        sqlite3_stmt *stmt;
+        int r, rc;
+
+        r = cat_prepare(cat, "SELECT 1 FROM members WHERE project_id = ?"
+                        " AND user_id = ?", &stmt, reterr);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(stmt, 1, project_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, user_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                *ret = rc == SQLITE_ROW;
+                r = 0;
+        } else {
+                r = cat_sql_err(cat, reterr, rc, "cannot read members");
+        }
+        sqlite3_finalize(stmt);
+        return r;
+}
+
 /* -EBUSY when the folder is mounted in a started, live session. */
 static int check_not_mounted(cat_catalog *cat, const struct cat_folder *f,
                              char **reterr)
@@ -1000,10 +1023,20 @@ int cat_folder_share(cat_catalog *cat, const char *ref, const char *user,
         r = cat_user_lookup(cat, user, uid, &uname, reterr);
         if (r < 0)
                 goto fail;
+        /* A member's per-user permission is not a share. */
         if (cat_name_is_automount(f.name)) {
-                r = cat_err(reterr, -EINVAL, "automount folder '%s' cannot be "
-                            "shared", f.name);
-                goto fail;
+                bool member = false;
+
+                if (f.owner_type == CAT_OWNER_PROJECT) {
+                        r = is_member(cat, f.owner_id, uid, &member, reterr);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (!member) {
+                        r = cat_err(reterr, -EINVAL, "automount folder '%s' "
+                                    "cannot be shared", f.name);
+                        goto fail;
+                }
         }
         if (f.owner_type == CAT_OWNER_USER && strcmp(f.owner_id, uid) == 0) {
                 r = cat_err(reterr, -EINVAL, "user '%s' owns folder '%s'",

@@ -589,6 +589,23 @@ static void automount_folders_cannot_be_shared(void **state)
                          -EINVAL, "automount");
 }
 
+static void project_automount_folder_takes_member_grants_but_no_shares(void **state)
+{
+        struct fx *fx = *state;
+        const char *members[] = { "alice", NULL };
+        const char *id;
+
+        fx_user(fx, "alice");
+        fx_user(fx, "bob");
+        fx_project(fx, "ml", members);
+        id = fx_folder(fx, ".cache", NULL, "ml", CAT_PERM_WD);
+        assert_ok(cat_folder_share(fx->cat, id, "alice", CAT_PERM_RO, reterr));
+        assert_int_equal(fx_effective(fx, id, "alice"), CAT_PERM_RO);
+        assert_unchanged(fx, cat_folder_share(fx->cat, id, "bob", CAT_PERM_RO,
+                                              reterr),
+                         -EINVAL, "automount");
+}
+
 static void sharing_with_the_owner_is_refused(void **state)
 {
         struct fx *fx = *state;
@@ -925,6 +942,7 @@ int main(void)
                 T(ambiguous_name_is_enotuniq_listing_both_uuids),
                 T(list_shows_what_a_user_sees_ordered_by_name),
                 T(automount_folders_cannot_be_shared),
+                T(project_automount_folder_takes_member_grants_but_no_shares),
                 T(sharing_with_the_owner_is_refused),
                 T(sharing_a_name_the_grantee_already_sees_is_eexist),
                 T(folder_settings_change_and_bad_ones_are_refused),
