@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog-private.h"
@@ -879,6 +880,55 @@ static void clone_is_refused_when_not_cloneable_invisible_or_clashing(void **sta
         assert_ok(cat_folder_clone(fx->cat, id, "copy", "alice", NULL, reterr));
 }
 
+static void failed_clone_leaves_no_folder_and_no_directory(void **state)
+{
+        struct fx *fx = *state;
+        struct cat_fsck_issue *issues = NULL;
+        size_t n_issues = 0;
+        char *src, *secret, *cmd;
+        const char *id;
+        pid_t pid;
+        int status;
+
+        if (geteuid() != 0)
+                skip();
+        fx_user(fx, "alice");
+        id = fx_folder(fx, "data", "alice", NULL, CAT_PERM_WD);
+        src = fx_backing(fx, id);
+        assert_true(asprintf(&secret, "%s/secret", src) > 0);
+        fx_write_file(secret, "x");
+        /* Everything belongs to an unprivileged uid, but the one file it
+         * cannot read: copying as that uid fails half way. */
+        assert_true(asprintf(&cmd, "chown -R 65534:65534 '%s'", fx->dir) > 0);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(chown(secret, 0, 0), 0);
+        assert_int_equal(chmod(secret, 0600), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                cat_catalog *cat = NULL;
+                int r;
+
+                if (setresgid(65534, 65534, 65534) < 0 ||
+                    setresuid(65534, 65534, 65534) < 0 ||
+                    cat_open(fx->db, 0, &cat, NULL) < 0)
+                        _exit(100);
+                r = cat_folder_clone(cat, id, "copy", "alice", NULL, NULL);
+                cat_close(cat);
+                _exit(r == -EACCES ? 0 : 101);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(count_folders(fx), 1);
+        assert_ok(cat_fsck(fx->cat, "h1", false, &issues, &n_issues, reterr));
+        assert_int_equal(n_issues, 0); /* no orphan directory either */
+        cat_fsck_issue_list_free(issues, n_issues);
+        free(cmd);
+        free(secret);
+        free(src);
+}
+
 static void usage_counts_bytes_of_files_and_entries(void **state)
 {
         struct fx *fx = *state;
@@ -951,6 +1001,7 @@ int main(void)
                 T(mounted_folder_cannot_be_trashed_or_purged_unless_forced),
                 T(clone_copies_data_into_a_new_folder_of_the_user),
                 T(clone_is_refused_when_not_cloneable_invisible_or_clashing),
+                T(failed_clone_leaves_no_folder_and_no_directory),
                 T(usage_counts_bytes_of_files_and_entries),
         };
 
