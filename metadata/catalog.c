@@ -359,6 +359,11 @@ static int migrate(cat_catalog *cat, char **reterr)
                             "catalog", cat->path);
                 goto fail;
         }
+        if (version == CAT_SCHEMA_VERSION) {
+                /* Another process migrated it meanwhile. */
+                cat_rollback(cat);
+                return 0;
+        }
         for (; version < CAT_SCHEMA_VERSION; version++) {
                 r = cat_exec(cat, schema_steps[version], reterr);
                 if (r < 0)
@@ -408,19 +413,30 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
  */
 static int check_identity(cat_catalog *cat, char **reterr)
 {
-        int64_t version = 0, app_id = 0, tables = 0;
-        int r;
+        int64_t version, app_id, tables;
+        sqlite3_stmt *stmt;
+        int r, rc;
 
-        r = pragma_int(cat, "PRAGMA application_id", &app_id, reterr);
+        /*
+         * One statement, so one snapshot: read one by one, the values could
+         * straddle another process's first migration and look foreign.
+         */
+        r = cat_prepare(cat, "SELECT (SELECT application_id FROM"
+                        " pragma_application_id), (SELECT user_version FROM"
+                        " pragma_user_version), (SELECT count(*) FROM"
+                        " sqlite_master)", &stmt, reterr);
         if (r < 0)
                 return r;
-        r = pragma_int(cat, "PRAGMA user_version", &version, reterr);
-        if (r < 0)
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW) {
+                r = cat_sql_err(cat, reterr, rc, "cannot read the catalog");
+                sqlite3_finalize(stmt);
                 return r;
-        r = pragma_int(cat, "SELECT count(*) FROM sqlite_master", &tables,
-                       reterr);
-        if (r < 0)
-                return r;
+        }
+        app_id = sqlite3_column_int64(stmt, 0);
+        version = sqlite3_column_int64(stmt, 1);
+        tables = sqlite3_column_int64(stmt, 2);
+        sqlite3_finalize(stmt);
         if ((app_id != 0 && app_id != CAT_APPLICATION_ID) ||
             (version == 0 && tables > 0))
                 return cat_err(reterr, -EBADMSG, "'%s' is not a vfolderfs "
