@@ -3,7 +3,9 @@
  * rofs-helper.c - driven by test-rofs.sh: "prepare DB ROOT" makes a catalog
  * with one user and one folder; "check DB" runs on that catalog after it has
  * been made read-only, and exits 0 only when reading still works and every
- * write is refused with -EROFS and a reason.
+ * write is refused with -EROFS and a reason; "check-old DB" expects a
+ * catalog of an older schema to be refused with -EROFS, as it cannot be
+ * migrated.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,8 +51,18 @@ int main(int argc, char **argv)
                 cat_close(cat);
                 return r < 0 ? fail("prepare", r, err) : 0;
         }
+        if (argc == 3 && strcmp(argv[1], "check-old") == 0) {
+                /* An older schema cannot be migrated on a read-only mount. */
+                r = cat_open(argv[2], 0, &cat, &err);
+                if (r == 0)
+                        cat_close(cat);
+                if (r == -EROFS && err && strstr(err, "schema upgrade"))
+                        return expect_erofs("open old schema", r, err);
+                return fail("open old schema", r, err);
+        }
         if (argc != 3 || strcmp(argv[1], "check") != 0) {
-                fprintf(stderr, "usage: rofs-helper prepare DB ROOT | check DB\n");
+                fprintf(stderr, "usage: rofs-helper prepare DB ROOT | check DB"
+                        " | check-old DB\n");
                 return 2;
         }
         r = cat_open(argv[2], 0, &cat, &err);

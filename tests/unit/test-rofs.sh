@@ -15,13 +15,22 @@ dir=$(mktemp -d /tmp/vf-rofs-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/storage" "$dir/cat"
 "$helper" prepare "$dir/cat/catalog.db" "$dir/storage"
+# The same catalog claiming the schema version before the current one.
+cp -a "$dir/cat" "$dir/old"
+sqlite3 "$dir/old/catalog.db" "PRAGMA user_version = 2"
 before=$(sqlite3 "$dir/cat/catalog.db" .dump)
+before_old=$(sqlite3 "$dir/old/catalog.db" .dump)
 unshare -m --propagation private sh -ec '
-        mount --bind "$1" "$1"
-        mount -o remount,bind,ro "$1"
-        touch "$1/probe" 2>/dev/null && { echo "mount is not read-only" >&2; exit 1; }
-        "$2" check "$1/catalog.db"
-' sh "$dir/cat" "$helper"
+        for d in "$1" "$2"; do
+                mount --bind "$d" "$d"
+                mount -o remount,bind,ro "$d"
+                touch "$d/probe" 2>/dev/null && { echo "$d is not read-only" >&2; exit 1; }
+        done
+        "$3" check "$1/catalog.db"
+        "$3" check-old "$2/catalog.db"
+' sh "$dir/cat" "$dir/old" "$helper"
 after=$(sqlite3 "$dir/cat/catalog.db" .dump)
+after_old=$(sqlite3 "$dir/old/catalog.db" .dump)
 [ "$before" = "$after" ] || { echo "catalog changed" >&2; exit 1; }
+[ "$before_old" = "$after_old" ] || { echo "old catalog changed" >&2; exit 1; }
 echo "ok"
