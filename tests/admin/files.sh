@@ -155,6 +155,7 @@ ls_lists_files_directories_and_symlinks_with_sizes() {
         ok --json files ls data
         assert_jq 'length' 3 "entries"
         assert_jq 'map(keys) | unique' "[$FILE_KEYS]"
+        assert_jq "map($FILE_TYPES) | all" true "field types"
         assert_jq 'sort_by(.name) | map([.name, .type])' '[["d","dir"],["f","file"],["l","symlink"]]'
         assert_jq 'map(select(.name == "f") | .size)' '[5]'
 }

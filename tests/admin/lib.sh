@@ -26,13 +26,31 @@ HOSTNAME_NOW=$(hostname)
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 ERR_RE="^vfolderfs-admin: .+: .+[^.]\$"
 
-# Every JSON field SPEC section 6 names, sorted as `jq keys` sorts them.
+# Every JSON field SPEC section 6 names, sorted as `jq keys` sorts them, plus
+# the extras the man page documents (lead's ruling, 19:15: user `id`, folder
+# info `backing_path`) and nothing else.
 FOLDER_KEYS='["cloneable","created_at","host","id","name","owner","owner_type","permission","quota_bytes","status","updated_at","usage_mode"]'
+FOLDER_INFO_KEYS='["backing_path","cloneable","created_at","host","id","name","owner","owner_type","permission","quota_bytes","status","updated_at","usage_mode"]'
 SESSION_KEYS='["ended_at","hostname","id","mountpoint","pid","started_at","user"]'
 MOUNT_KEYS='["folder","name","permission","session","target"]'
 FILE_KEYS='["mtime","name","size","type"]'
 HOST_KEYS='["name","root"]'
-USER_KEYS='["gid","name","uid"]'
+USER_KEYS='["gid","id","name","uid"]'
+
+# jq predicates: every field has a sensible JSON type (times may be strings
+# or numbers; unset values are null).
+_str='type == "string"'
+_time='(type == "string" or type == "number")'
+FOLDER_TYPES="all(.id, .name, .host, .owner_type, .owner, .usage_mode, .permission, .status; $_str)
+        and (.cloneable | type == \"boolean\") and (.quota_bytes | . == null or type == \"number\")
+        and all(.created_at, .updated_at; $_time)"
+SESSION_TYPES="all(.id, .user; $_str) and all(.mountpoint, .hostname; . == null or $_str)
+        and (.pid | . == null or type == \"number\") and (.started_at | $_time)
+        and (.ended_at | . == null or $_time)"
+MOUNT_TYPES="all(.session, .folder, .name, .target, .permission; $_str)"
+FILE_TYPES="all(.name, .type; $_str) and (.size | type == \"number\") and (.mtime | $_time)"
+HOST_TYPES="all(.name, .root; $_str)"
+USER_TYPES="all(.id, .name; $_str) and all(.uid, .gid; type == \"number\")"
 
 # ---------------------------------------------------------------------------
 # Failing.

@@ -26,6 +26,7 @@ folder_list_json_is_an_array_with_exactly_the_spec_fields() {
         ok --json folder list
         assert_jq 'type' '"array"'
         assert_jq 'map(keys)' "[$FOLDER_KEYS,$FOLDER_KEYS]"
+        assert_jq "map($FOLDER_TYPES) | all" true "field types"
         ok --json folder list --user bob
         assert_jq 'map(keys)' "[$FOLDER_KEYS]"
 }
@@ -36,6 +37,7 @@ folder_create_json_prints_the_created_object() {
         ok --json folder create data --user alice
         assert_jq 'type' '"object"'
         assert_jq 'keys' "$FOLDER_KEYS"
+        assert_jq "$FOLDER_TYPES" true "field types"
         assert_jq '[.name, .host, .owner_type, .owner, .usage_mode, .permission, .cloneable, .status]' \
                 '["data","local","user","alice","general","wd",false,"ready"]'
         assert_jq '.quota_bytes == null or .quota_bytes == 0' 'true' "quota of a folder without one"
@@ -61,11 +63,11 @@ folder_info_json_is_one_object_with_the_folder_fields() {
         mkfolder --user alice data; id=$FID
         ok --json folder info "$id"
         assert_jq 'type' '"object"'
-        assert_jq "$FOLDER_KEYS - keys" '[]' "folder fields missing from info"
+        assert_jq 'keys' "$FOLDER_INFO_KEYS" "folder fields and the documented backing_path"
+        assert_jq "$FOLDER_TYPES" true "field types"
         assert_jq '[.id, .name]' "[\"$id\",\"data\"]"
-        # An extra backing_path, if present, must be the SPEC layout path.
         backing_dir "$id"
-        assert_jq "if has(\"backing_path\") then .backing_path == \"$BACKING\" else true end" 'true'
+        assert_jq '.backing_path' "\"$BACKING\"" "backing_path is the SPEC layout path"
 }
 
 folder_times_are_set() {
@@ -78,14 +80,16 @@ host_list_json_has_exactly_name_and_root() {
         _setup
         ok --json host list
         assert_jq 'map(keys)' "[$HOST_KEYS]"
+        assert_jq "map($HOST_TYPES) | all" true "field types"
         assert_jq 'map([.name, .root])' "[[\"local\",\"$ROOT\"]]"
 }
 
-user_list_json_has_exactly_the_spec_fields_and_default_ids() {
+user_list_json_has_the_spec_fields_and_id_and_default_ids() {
         _setup
         ok user add carol --uid 2000 --gid 3000
         ok --json user list
         assert_jq 'map(keys) | unique' "[$USER_KEYS]"
+        assert_jq "map($USER_TYPES) | all" true "field types"
         assert_jq 'map([.name, .uid, .gid]) | sort' '[["alice",1000,1000],["bob",1000,1000],["carol",2000,3000]]'
 }
 
@@ -115,6 +119,7 @@ session_list_json_has_exactly_the_spec_fields() {
         sid=$OUT
         ok --json session list
         assert_jq 'map(keys)' "[$SESSION_KEYS]"
+        assert_jq "map($SESSION_TYPES) | all" true "field types"
         assert_jq 'map([.id, .user])' "[[\"$sid\",\"alice\"]]"
         start_session "$sid"
         ok --json session list
@@ -129,6 +134,7 @@ mount_list_json_has_exactly_the_spec_fields() {
         sid=$OUT
         ok --json mount list
         assert_jq 'map(keys)' "[$MOUNT_KEYS]"
+        assert_jq "map($MOUNT_TYPES) | all" true "field types"
         assert_jq 'map([.session, .folder, .name, .target, .permission])' "[[\"$sid\",\"$id\",\"data\",\"/workspace\",\"rw\"]]"
 }
 

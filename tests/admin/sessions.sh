@@ -66,6 +66,7 @@ session_create_json_prints_the_session_object() {
         _setup
         ok --json session create --user alice --mount data
         assert_jq 'keys' "$SESSION_KEYS"
+        assert_jq "$SESSION_TYPES" true "field types"
         assert_jq '[.user, .ended_at]' '["alice",null]'
         jqo .id
         assert_match "$UUID_RE" "$JQ" "session id"
