@@ -411,6 +411,8 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
  * Refuse a file that is not ours before anything is written to it: not even
  * the journal mode of somebody else's database may change.
  */
+static int step_patiently(sqlite3_stmt *stmt);
+
 static int check_identity(cat_catalog *cat, char **reterr)
 {
         int64_t version, app_id, tables;
@@ -427,7 +429,7 @@ static int check_identity(cat_catalog *cat, char **reterr)
                         " sqlite_master)", &stmt, reterr);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(stmt);
+        rc = step_patiently(stmt);
         if (rc != SQLITE_ROW) {
                 r = cat_sql_err(cat, reterr, rc, "cannot read the catalog");
                 sqlite3_finalize(stmt);
@@ -448,6 +450,31 @@ static int check_identity(cat_catalog *cat, char **reterr)
         return 0;
 }
 
+/*
+ * Step a statement that SQLite may refuse with SQLITE_BUSY without calling
+ * the busy handler (it does so to break a lock deadlock, e.g. while several
+ * processes switch a new catalog to WAL at once): retry with a growing
+ * pause, up to the busy timeout.
+ */
+static int step_patiently(sqlite3_stmt *stmt)
+{
+        long waited_ms = 0, pause_ms = 1;
+        int rc;
+
+        for (;;) {
+                rc = sqlite3_step(stmt);
+                if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+                        return rc;
+                if (waited_ms >= CAT_BUSY_TIMEOUT_MS)
+                        return rc;
+                sqlite3_reset(stmt);
+                usleep((useconds_t)pause_ms * 1000);
+                waited_ms += pause_ms;
+                if (pause_ms < 64)
+                        pause_ms *= 2;
+        }
+}
+
 static int set_wal(cat_catalog *cat, char **reterr)
 {
         sqlite3_stmt *stmt;
@@ -458,7 +485,7 @@ static int set_wal(cat_catalog *cat, char **reterr)
         r = cat_prepare(cat, "PRAGMA journal_mode = WAL", &stmt, reterr);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(stmt);
+        rc = step_patiently(stmt);
         if (rc != SQLITE_ROW)
                 r = cat_sql_err(cat, reterr, rc, "cannot open the catalog");
         sqlite3_finalize(stmt);

@@ -340,6 +340,24 @@ static void data_version_changes_when_another_connection_commits(void **state)
 
 enum { WRITERS = 8, PER_WRITER = 15 };
 
+/*
+ * Reap every child before judging any: a failed assertion must not remove
+ * the catalog under children still running.  Returns how many failed.
+ */
+static int wait_all(const pid_t *pids)
+{
+        int failed = 0;
+
+        for (int k = 0; k < WRITERS; k++) {
+                int status = 0;
+
+                if (waitpid(pids[k], &status, 0) != pids[k] ||
+                    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        failed++;
+        }
+        return failed;
+}
+
 /* Child: its own handle, many small write transactions. */
 static int writer(const char *db, int k)
 {
@@ -387,13 +405,7 @@ static void run_writers(const char *db)
                 if (pids[k] == 0)
                         _exit(writer(db, k));
         }
-        for (int k = 0; k < WRITERS; k++) {
-                int status = 0;
-
-                assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
-                assert_true(WIFEXITED(status));
-                assert_int_equal(WEXITSTATUS(status), 0);
-        }
+        assert_int_equal(wait_all(pids), 0);
 }
 
 static void eight_concurrent_writers_never_see_a_locked_catalog(void **state)
@@ -453,12 +465,7 @@ static void simultaneous_first_opens_all_succeed(void **state)
                         _exit(r < 0);
                 }
         }
-        for (int k = 0; k < WRITERS; k++) {
-                int status = 0;
-
-                assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
-                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        }
+        assert_int_equal(wait_all(pids), 0);
         race.db = path;
         assert_int_equal(fx_sql_int(&race, "SELECT count(*) FROM projects"),
                          WRITERS);
@@ -534,13 +541,7 @@ static void mixed_concurrent_changes_never_see_a_locked_catalog(void **state)
                 if (pids[k] == 0)
                         _exit(mixed_worker(fx->db, fx->scratch, k));
         }
-        for (int k = 0; k < WRITERS; k++) {
-                int status = 0;
-
-                assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
-                assert_true(WIFEXITED(status));
-                assert_int_equal(WEXITSTATUS(status), 0);
-        }
+        assert_int_equal(wait_all(pids), 0);
         assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM folders"), 0);
         assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM sessions WHERE"
                                     " ended_at IS NULL"), 0);
