@@ -15,6 +15,7 @@
 # build/tools/vfolderfs-admin relative to the source tree.  Run one script by
 # hand with `bash tests/admin/names.sh [REGEX]` to run only matching cases.
 
+# shellcheck disable=SC2034 # constants are used by the sourcing scripts
 set -u
 export LC_ALL=C
 

@@ -237,24 +237,38 @@ stranger_cannot_info_folder_by_uuid_and_error_reveals_nothing() {
         assert_eq "$err_absent" "$err_hidden" "error for a hidden folder vs a missing one"
 }
 
+# _same_error_as_missing HIDDEN MISSING ARGS...: the command, run with REF
+# standing for HIDDEN and then for MISSING, fails with the same message once
+# the reference is masked.
+_same_error_as_missing() {
+        local hidden=$1 missing=$2 err_hidden
+        shift 2
+        fails "${@//REF/$hidden}"
+        err_hidden=${ERR//$hidden/REF}
+        fails "${@//REF/$missing}"
+        assert_eq "${ERR//$missing/REF}" "$err_hidden" "error for a hidden folder vs a missing one"
+}
+
 stranger_cannot_use_files_or_usage_on_hidden_folder() {
         local id
         _project_setup
-        mkfolder --user alice secret; id=$FID
+        mkfolder --user alice secret
+        id=$FID
         backing_dir "$id"
         echo s >"$BACKING/f"
-        fails files ls secret --user dave
-        fails files get "$id" f --user dave
-        fails usage secret --user dave
+        _same_error_as_missing secret absent files ls REF --user dave
+        _same_error_as_missing "$id" "$(cat /proc/sys/kernel/random/uuid)" files get REF f --user dave
+        _same_error_as_missing secret absent usage REF --user dave
 }
 
 stranger_cannot_mount_hidden_folder() {
         local id
         _project_setup
-        mkfolder --user alice secret; id=$FID
+        mkfolder --user alice secret
+        id=$FID
         snapshot before
-        fails session create --user dave --mount secret
-        fails session create --user dave --mount "$id"
+        _same_error_as_missing secret absent session create --user dave --mount REF
+        _same_error_as_missing "$id" "$(cat /proc/sys/kernel/random/uuid)" session create --user dave --mount REF:ro
         assert_unchanged before
 }
 
