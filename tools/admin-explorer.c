@@ -57,7 +57,6 @@ int explorer_open_beneath(const struct explorer *ex, const char *path, int flags
         return -errno;
 }
 
-
 void path_split(const char *path, struct split *sp)
 {
         char *p, *slash;
@@ -151,6 +150,11 @@ int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
         /* New entries get exactly 0644 / 0755. */
         ex->old_umask = umask(022);
 out:
+        if (r) {
+                explorer_close(ex);
+                ex->folder = NULL;
+                ex->rootfd = -1;
+        }
         free(backing);
         free(what);
         return r;

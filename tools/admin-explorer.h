@@ -27,7 +27,8 @@ struct explorer {
 /*
  * Resolve ref (among what user sees when user is set), open its backing
  * directory and set the umask to 022 so new entries are exactly 0644/0755.
- * Returns 0, or 1 after printing the error.  explorer_close() in both cases.
+ * Returns 0 (release with explorer_close()), or 1 after printing the error
+ * with nothing left to release.
  */
 int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
                   struct explorer *ex);

@@ -26,7 +26,7 @@
  */
 
 /*
- * Copy in to out.  limit >= 0 caps the bytes copied (-ENOSPC past it).
+ * Copy in to out.  limit >= 0 caps the bytes copied (-EDQUOT past it).
  * *ret_copied gets the count.  Returns 0 or a negative errno; *ret_side
  * says which end failed ('r' or 'w').
  */
@@ -50,7 +50,7 @@ static int copy_fd(int in, int out, int64_t limit, int64_t *ret_copied,
                 if (n == 0)
                         break;
                 if (limit >= 0 && copied + n > limit) {
-                        r = -ENOSPC;
+                        r = -EDQUOT;
                         *ret_side = 'w';
                         break;
                 }
@@ -108,35 +108,39 @@ static int create_tmp(int dirfd, char *name, size_t size)
 static int put_destination(const struct explorer *ex, const char *path,
                            const char *local, char **ret_dir, char **ret_name)
 {
-        char *base_copy = NULL;
+        char *base_copy = NULL, *dir, *name;
         const char *base;
         struct split sp;
         int r = 0, fd;
 
-        base = path_base_name(local, &base_copy);
+        /* Standard input has no name: PATH must give one. */
+        base = strcmp(local, "-") ? path_base_name(local, &base_copy) : "";
         if (!path) {
-                *ret_dir = xstrdup("");
-                *ret_name = xstrdup(base);
-                goto out;
-        }
-        path_split(path, &sp);
-        fd = sp.name ? explorer_open_beneath(ex, sp.full, O_PATH | O_DIRECTORY) : -ENOTDIR;
-        if (!sp.name || sp.trailing_slash || fd >= 0) {
-                /* Into an existing directory, under the local file's name. */
-                *ret_dir = xstrdup(sp.full);
-                *ret_name = xstrdup(base);
+                dir = xstrdup("");
+                name = xstrdup(base);
         } else {
-                *ret_dir = xstrdup(sp.dir);
-                *ret_name = xstrdup(sp.name);
+                path_split(path, &sp);
+                fd = sp.name ? explorer_open_beneath(ex, sp.full, O_PATH | O_DIRECTORY)
+                             : -ENOTDIR;
+                if (!sp.name || sp.trailing_slash || fd >= 0) {
+                        /* Into an existing directory, under the local file's name. */
+                        dir = xstrdup(sp.full);
+                        name = xstrdup(base);
+                } else {
+                        dir = xstrdup(sp.dir);
+                        name = xstrdup(sp.name);
+                }
+                if (fd >= 0)
+                        close(fd);
+                path_split_free(&sp);
         }
-        if (fd >= 0)
-                close(fd);
-        path_split_free(&sp);
-out:
-        if (!(*ret_name)[0] || path_name_is_dots(*ret_name) || strchr(*ret_name, '/')) {
-                free(*ret_dir);
-                free(*ret_name);
+        if (!name[0] || path_name_is_dots(name) || strchr(name, '/')) {
+                free(dir);
+                free(name);
                 r = -EINVAL;
+        } else {
+                *ret_dir = dir;
+                *ret_name = name;
         }
         free(base_copy);
         return r;
@@ -187,7 +191,7 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
         if (fd < 0)
                 return fd;
         r = copy_fd(in, fd, limit, &copied, &side);
-        if (r == -ENOSPC && limit >= 0)
+        if (r == -EDQUOT)
                 *ret_why = xasprintf("the folder's quota of %" PRId64 " bytes would be exceeded",
                                      ex->folder->quota_bytes);
         else if (r < 0 && side == 'r')
@@ -253,7 +257,9 @@ int admin_files_put(struct admin_ctx *ctx, const struct admin_command *cmd,
         }
         r = put_destination(&ex, path, local, &dir, &name);
         if (r < 0) {
-                r = admin_failx("not a valid file name", "%s", what);
+                r = admin_failx(strcmp(local, "-") ? "not a valid file name" :
+                                "PATH must name the file to write standard input to",
+                                "%s", what);
                 goto out;
         }
         pfd = explorer_open_beneath(&ex, dir, O_PATH | O_DIRECTORY);
