@@ -17,10 +17,61 @@
 #include "catalog-private.h"
 
 /*
- * How often BEGIN IMMEDIATE / COMMIT is retried after the busy timeout ran
- * out.  Each attempt already waits CAT_BUSY_TIMEOUT_MS.
+ * SQLite answers SQLITE_BUSY after the busy handler waited its timeout, but
+ * also at once, without the handler, where waiting could deadlock (a lock
+ * upgrade, a journal mode switch, WAL recovery).  exec_patiently() retries
+ * such statements with a growing pause until CAT_BUSY_TIMEOUT_MS of wall
+ * time has passed, so "database is locked" never reaches a caller early.
  */
-#define CAT_BUSY_RETRIES 3
+static int64_t monotonic_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool is_busy(int rc)
+{
+        return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+static void pause_a_little(long *pause_ms)
+{
+        usleep((useconds_t)*pause_ms * 1000);
+        if (*pause_ms < 64)
+                *pause_ms *= 2;
+}
+
+static int exec_patiently(cat_catalog *cat, const char *sql)
+{
+        int64_t deadline = monotonic_ms() + CAT_BUSY_TIMEOUT_MS;
+        long pause_ms = 1;
+        int rc;
+
+        for (;;) {
+                rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+                if (!is_busy(rc) || monotonic_ms() >= deadline)
+                        return rc;
+                pause_a_little(&pause_ms);
+        }
+}
+
+/* The same as exec_patiently(), for a prepared statement. */
+static int step_patiently(sqlite3_stmt *stmt)
+{
+        int64_t deadline = monotonic_ms() + CAT_BUSY_TIMEOUT_MS;
+        long pause_ms = 1;
+        int rc;
+
+        for (;;) {
+                rc = sqlite3_step(stmt);
+                if (!is_busy(rc) || monotonic_ms() >= deadline)
+                        return rc;
+                sqlite3_reset(stmt);
+                pause_a_little(&pause_ms);
+        }
+}
 
 /*
  * Schema steps: entry i migrates version i to version i + 1, and each runs
@@ -216,16 +267,12 @@ int cat_exec(cat_catalog *cat, const char *sql, char **reterr)
  */
 int cat_begin(cat_catalog *cat, char **reterr)
 {
-        int rc = SQLITE_BUSY;
+        int rc;
 
         if (cat->read_only)
                 return cat_err(reterr, -EROFS, "the catalog '%s' is read-only",
                                cat->path);
-        for (int i = 0; i < CAT_BUSY_RETRIES; i++) {
-                rc = sqlite3_exec(cat->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-                if ((rc & 0xff) != SQLITE_BUSY)
-                        break;
-        }
+        rc = exec_patiently(cat, "BEGIN IMMEDIATE");
         if (rc != SQLITE_OK)
                 return cat_sql_err(cat, reterr, rc,
                                    "cannot start a catalog transaction");
@@ -234,13 +281,7 @@ int cat_begin(cat_catalog *cat, char **reterr)
 
 int cat_commit(cat_catalog *cat, char **reterr)
 {
-        int rc = SQLITE_BUSY;
-
-        for (int i = 0; i < CAT_BUSY_RETRIES; i++) {
-                rc = sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL);
-                if ((rc & 0xff) != SQLITE_BUSY)
-                        break;
-        }
+        int rc = exec_patiently(cat, "COMMIT");
         if (rc != SQLITE_OK) {
                 int r = cat_sql_err(cat, reterr, rc,
                                     "cannot commit to the catalog");
@@ -411,8 +452,6 @@ static int set_pragmas(cat_catalog *cat, char **reterr)
  * Refuse a file that is not ours before anything is written to it: not even
  * the journal mode of somebody else's database may change.
  */
-static int step_patiently(sqlite3_stmt *stmt);
-
 static int check_identity(cat_catalog *cat, char **reterr)
 {
         int64_t version, app_id, tables;
@@ -448,31 +487,6 @@ static int check_identity(cat_catalog *cat, char **reterr)
                                "version %lld, newer than %d", cat->path,
                                (long long)version, CAT_SCHEMA_VERSION);
         return 0;
-}
-
-/*
- * Step a statement that SQLite may refuse with SQLITE_BUSY without calling
- * the busy handler (it does so to break a lock deadlock, e.g. while several
- * processes switch a new catalog to WAL at once): retry with a growing
- * pause, up to the busy timeout.
- */
-static int step_patiently(sqlite3_stmt *stmt)
-{
-        long waited_ms = 0, pause_ms = 1;
-        int rc;
-
-        for (;;) {
-                rc = sqlite3_step(stmt);
-                if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
-                        return rc;
-                if (waited_ms >= CAT_BUSY_TIMEOUT_MS)
-                        return rc;
-                sqlite3_reset(stmt);
-                usleep((useconds_t)pause_ms * 1000);
-                waited_ms += pause_ms;
-                if (pause_ms < 64)
-                        pause_ms *= 2;
-        }
 }
 
 static int set_wal(cat_catalog *cat, char **reterr)
