@@ -498,6 +498,8 @@ int cat_session_end(cat_catalog *cat, const char *id, char **reterr);
 /*
  * End every live session started on hostname whose daemon pid no longer
  * exists, removing their scratch.  *ret_reaped (may be NULL) counts them.
+ * The boot id and start time recorded with the pid at start tell a dead
+ * daemon from a later process that got its pid (also after a reboot).
  */
 int cat_session_reap(cat_catalog *cat, const char *hostname,
                      size_t *ret_reaped, char **reterr);
