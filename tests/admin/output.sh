@@ -227,14 +227,14 @@ folder_list_table_has_a_header_and_aligned_columns() {
 }
 
 folder_list_table_shows_every_field_spec_names() {
-        local id row
+        local id row want
         _setup
         mkfolder --project p1 data --usage-mode model --permission rw; id=$FID
         ok folder list --user bob
         row=$(sed -n 2p "$T/.out")
         # SPEC: name, id, host, usage mode, permission, owner, status.
         for want in data "$id" local model rw p1 ready; do
-                [[ " $row " =~ [[:space:]]$want[[:space:]] ]] || fail "table row lacks a field" "$want" "$row"
+                [[ " $row " =~ [[:space:]]${want}[[:space:]] ]] || fail "table row lacks a field" "$want" "$row"
         done
 }
 

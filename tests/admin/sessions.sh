@@ -8,18 +8,19 @@
 # (start_session in lib.sh).
 source "$(dirname "$0")/lib.sh"
 
-# alice owns "data" and "other" (wd) and sees bob's "shared" read-only.
+# alice owns "data" ($DATA) and "other" ($OTHER), both wd, and sees bob's
+# "shared" read-only.
 _folders() {
         setup_catalog
         add_users alice bob
         mkfolder --user alice data; DATA=$FID
         mkfolder --user alice other; OTHER=$FID
-        mkfolder --user bob shared; SHARED=$FID
+        mkfolder --user bob shared
         ok folder share shared alice --permission ro
 }
 
 _setup() {
-        fixture folders _folders DATA OTHER SHARED
+        fixture folders _folders DATA OTHER
         fixture_snapshot before
 }
 
