@@ -142,7 +142,8 @@ static int run_ls(struct admin_ctx *ctx, const struct admin_command *cmd,
                         goto opened;
                 }
                 if (S_ISDIR(st.st_mode))
-                        fd = explorer_open_beneath(&ex, sp.full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                        fd = explorer_open_beneath(&ex, sp.full,
+                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
                 else if (S_ISLNK(st.st_mode))
                         /* A link to a directory inside the folder is followed. */
                         fd = explorer_open_beneath(&ex, sp.full, O_RDONLY | O_DIRECTORY);
@@ -369,13 +370,15 @@ static int run_mv(struct admin_ctx *ctx, const struct admin_command *cmd,
                 free(why);
                 goto out;
         }
-        if (!src.name || path_name_is_dots(src.name) || (dst.name && path_name_is_dots(dst.name))) {
+        if (!src.name || path_name_is_dots(src.name) ||
+            (dst.name && path_name_is_dots(dst.name))) {
                 r = admin_failx(src.name ? "invalid path" : "the folder's root cannot be moved",
                                 "%s", what);
                 goto out;
         }
         /* Like mv(1): into an existing directory (not a symlink) under SRC's name. */
-        fd = dst.name ? explorer_open_beneath(&ex, dst.full, O_PATH | O_DIRECTORY | O_NOFOLLOW) : -1;
+        fd = !dst.name ? -1 :
+             explorer_open_beneath(&ex, dst.full, O_PATH | O_DIRECTORY | O_NOFOLLOW);
         if (!dst.name || dst.trailing_slash || fd >= 0) {
                 ddir = xstrdup(dst.full);
                 dname = xstrdup(src.name);

@@ -416,7 +416,8 @@ static int run_set(struct admin_ctx *ctx, const struct admin_command *cmd,
         if ((r = admin_check_args(cmd, argc, argv, 1, 1, names)) != ADMIN_CONTINUE)
                 return r;
         if (!up.set_permission && !up.set_quota && !up.set_cloneable)
-                return admin_usage_error("%s: nothing to set (--permission, --quota or --cloneable)",
+                return admin_usage_error("%s: nothing to set "
+                                         "(--permission, --quota or --cloneable)",
                                          cmd->path);
         what = xasprintf("cannot change folder '%s'", argv[optind]);
         r = resolve_id(ctx, argv[optind], what, id);
