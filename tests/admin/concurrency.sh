@@ -89,4 +89,62 @@ eight_parallel_admin_processes_never_fail_and_leave_a_consistent_catalog() {
         assert_jq '.' '[]' "fsck after the run"
 }
 
+# Name uniqueness under races: in each round eight processes create a folder
+# of the same name for one user at once (half of them by sharing: a folder of
+# that name shared to the user).  Exactly one may win; the losers fail with
+# an error in the usual shape (never a lock error) and leave no backing
+# directory behind.
+same_name_raced_by_eight_processes_is_taken_once() {
+        local round i pids rc ids creates=0 shares=0 rounds=8
+        setup_catalog
+        for ((i = 0; i < WORKERS; i++)); do
+                ok user add "u$i"
+        done
+        for ((round = 0; round < rounds; round++)); do
+                # u1..u3 each own a folder "r$round", to be shared to u0.
+                ids=()
+                for ((i = 1; i < 4; i++)); do
+                        mkfolder "r$round" --user "u$i"
+                        ids[$i]=$FID
+                done
+                pids=()
+                for ((i = 0; i < WORKERS; i++)); do
+                        if ((i >= 1 && i < 4)); then
+                                "$ADMIN" --catalog "$CAT" folder share "${ids[$i]}" u0 --permission ro \
+                                        >"$T/race.$i.out" 2>"$T/race.$i.err" &
+                        else
+                                "$ADMIN" --catalog "$CAT" folder create "r$round" --user u0 \
+                                        >"$T/race.$i.out" 2>"$T/race.$i.err" &
+                        fi
+                        pids+=($!)
+                done
+                for ((i = 0; i < WORKERS; i++)); do
+                        wait "${pids[$i]}"
+                        rc=$?
+                        if [[ $rc -eq 0 ]]; then
+                                if ((i >= 1 && i < 4)); then
+                                        shares=$((shares + 1))
+                                else
+                                        creates=$((creates + 1))
+                                fi
+                                continue
+                        fi
+                        cp "$T/race.$i.out" "$T/.out"
+                        cp "$T/race.$i.err" "$T/.err"
+                        RC=$rc OUT=$(<"$T/.out") ERR=$(<"$T/.err")
+                        LAST_CMD="(round $round, process $i of the race)"
+                        _check_error_shape
+                        [[ $ERR != *locked* && $ERR != *busy* ]] || fail "a lock error reached the user" "a clash error" "$ERR"
+                done
+                ok --json folder list --user u0
+                assert_jq "map(select(.name == \"r$round\")) | length" 1 "folders named r$round that u0 sees after round $round"
+        done
+        echo "# of $rounds rounds, $creates were won by a create, $shares by a share"
+        assert_eq "$rounds" "$((creates + shares))" "winners, one per round"
+        assert_eq "$((rounds * 3 + creates))" "$(sql "SELECT count(*) FROM folders")" "folders in the catalog"
+        assert_eq "$shares" "$(sql "SELECT count(*) FROM grants")" "grants in the catalog"
+        assert_eq "$((rounds * 3 + creates))" "$(find "$ROOT" -mindepth 4 -maxdepth 4 -type d | wc -l)" "backing directories on disk"
+        assert_eq ok "$(sql "PRAGMA integrity_check")" "integrity_check"
+}
+
 run_tests concurrency "$@"
