@@ -39,6 +39,16 @@ create_on_unknown_host_changes_nothing() {
         assert_unchanged before
 }
 
+create_whose_backing_directory_cannot_be_made_records_nothing() {
+        _setup
+        # A file where bob's scope directory would go: mkdir fails (ENOTDIR).
+        echo blocker >"$ROOT/user-$(user_id bob)"
+        snapshot before
+        fails folder create x --user bob
+        assert_unchanged before
+        assert_file_content "$ROOT/user-$(user_id bob)" blocker
+}
+
 host_add_with_missing_root_changes_nothing() {
         _setup
         fails host add nfs1 "$T/no/such/dir"
