@@ -348,8 +348,9 @@ run_tests() {
 
         # tmpfs when there is one: catalog commits fsync, and the machine's
         # disk is shared with benchmarks.
-        local tmp=${TMPDIR:-/dev/shm}
-        [[ -d $tmp && -w $tmp ]] || tmp=/tmp
+        local tmp=${TMPDIR:-/dev/shm} avail
+        avail=$(df --output=avail -k "$tmp" 2>/dev/null | tail -1)
+        [[ -d $tmp && -w $tmp && ${avail:-0} -gt 262144 ]] || tmp=/tmp
         BASE=$(mktemp -d "$tmp/admin-$suite.XXXXXX")
         trap 'rm -rf "$BASE"' EXIT
         trap 'exit 130' INT TERM
