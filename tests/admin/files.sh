@@ -422,6 +422,14 @@ read_write_user_can_mkdir_put_and_rename_to_a_new_name() {
         assert_absent "$DIR/f"
 }
 
+# Overwriting a file's content is a write, which rw allows (SPEC section 3:
+# write and truncate are ok for rw); replacing an entry by rename is not.
+read_write_user_can_overwrite_a_file_with_put_force() {
+        _share rw
+        ok files put data "$T/in.txt" f --force --user bob
+        assert_file_content "$DIR/f" "local content"
+}
+
 read_write_user_cannot_remove_or_replace() {
         _share rw
         fails files rm data f --user bob
