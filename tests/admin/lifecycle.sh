@@ -125,6 +125,19 @@ purge_does_not_follow_symlinks_out_of_the_folder() {
         assert_file_content "$T/outside/keep" sentinel
 }
 
+# Defence in depth: whatever sits at the backing path, purge removes that
+# entry and never what a symlink there points to.
+purge_of_a_backing_directory_swapped_for_a_symlink_keeps_the_target() {
+        _setup
+        mkdir "$T/outside"
+        echo sentinel >"$T/outside/keep"
+        ok folder delete data
+        rm -rf "$DIR"
+        ln -s "$T/outside" "$DIR"
+        adm folder purge data
+        assert_file_content "$T/outside/keep" sentinel
+}
+
 trashed_folder_cannot_be_mounted() {
         _setup
         ok folder delete data

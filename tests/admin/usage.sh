@@ -62,6 +62,20 @@ usage_does_not_follow_symlinks_out_of_the_folder() {
         assert_jq '.bytes' 10
 }
 
+usage_never_counts_what_a_swapped_backing_symlink_points_to() {
+        _setup
+        mkdir "$T/outside"
+        head -c 4096 /dev/zero >"$T/outside/big"
+        rmdir "$DIR"
+        ln -s "$T/outside" "$DIR"
+        adm --json usage data
+        if [[ $RC -eq 0 ]]; then
+                assert_jq '.bytes' 0 "bytes counted through the swapped backing path"
+        else
+                _check_error_shape
+        fi
+}
+
 usage_of_unknown_folder_fails() {
         _setup
         fails usage nosuch
