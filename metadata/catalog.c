@@ -205,6 +205,43 @@ int cat_errno_from_sqlite(int rc, int sys_errno)
         }
 }
 
+/*
+ * Messages quote what callers passed in (names, references, paths), which
+ * may hold control characters: they are written as C escapes ("\n",
+ * "\x1b"), so that a message stays one line and cannot steer a terminal.
+ */
+static char *escape_controls(char *s)
+{
+        size_t extra = 0, n = 0;
+        char *e, *p;
+
+        for (p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        extra += 3;
+        if (!extra)
+                return s;
+        e = malloc(strlen(s) + extra + 1);
+        if (!e) {
+                free(s);
+                return NULL;
+        }
+        for (p = s; *p; p++) {
+                unsigned char c = (unsigned char)*p;
+
+                if (c == '\n' || c == '\t' || c == '\r') {
+                        e[n++] = '\\';
+                        e[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+                } else if (c < 0x20 || c == 0x7f) {
+                        n += (size_t)sprintf(e + n, "\\x%02x", c);
+                } else {
+                        e[n++] = (char)c;
+                }
+        }
+        e[n] = 0;
+        free(s);
+        return e;
+}
+
 int cat_err(char **reterr, int r, const char *fmt, ...)
 {
         va_list ap;
@@ -216,7 +253,7 @@ int cat_err(char **reterr, int r, const char *fmt, ...)
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
         va_end(ap);
-        *reterr = s;
+        *reterr = s ? escape_controls(s) : NULL;
         return r;
 }
 

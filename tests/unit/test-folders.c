@@ -498,6 +498,18 @@ static void folders_resolve_by_uuid_or_name(void **state)
                      -EINVAL, NULL);
 }
 
+static void reasons_stay_on_one_line_whatever_the_input(void **state)
+{
+        struct fx *fx = *state;
+        struct cat_folder *f = NULL;
+        char *err = NULL;
+
+        assert_int_equal(cat_folder_resolve(fx->cat, "a\nb\x1b[2J\tc", NULL,
+                                            &f, &err), -ENOENT);
+        assert_string_equal(err, "no folder 'a\\nb\\x1b[2J\\tc'");
+        free(err);
+}
+
 static void folder_named_like_a_uuid_still_resolves_by_name(void **state)
 {
         struct fx *fx = *state;
@@ -988,6 +1000,7 @@ int main(void)
                 T(effective_permission_of_unknown_folder_or_user_is_enoent),
                 T(stranger_cannot_resolve_folder_by_name_nor_uuid_nor_list_it),
                 T(folders_resolve_by_uuid_or_name),
+                T(reasons_stay_on_one_line_whatever_the_input),
                 T(folder_named_like_a_uuid_still_resolves_by_name),
                 T(ambiguous_name_is_enotuniq_listing_both_uuids),
                 T(list_shows_what_a_user_sees_ordered_by_name),
