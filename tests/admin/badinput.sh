@@ -206,25 +206,46 @@ catalog_of_a_newer_schema_is_an_error_and_stays_unchanged() {
         assert_unchanged before
 }
 
-read_only_catalog_is_a_clear_error_and_changes_nothing() {
-        local d rc
-        mkdir "$T/cat"
-        CAT=$T/cat/cat.db
-        _setup
-        # A clean checkpoint so the file alone holds the catalog.
-        sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-        d=$T/cat
+# _read_only ARGS...: run the tool on $CAT with the catalog's directory
+# bind-mounted read-only in a private mount namespace; sets RC, OUT, ERR.
+_read_only() {
+        local d=${CAT%/*} rc
         T=$T unshare -m bash -c '
                 set -u
                 mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99
                 shift
                 timeout 30 "$@" >"$T/.out" 2>"$T/.err"
-        ' ro "$d" "$ADMIN" --catalog "$CAT" folder create new --user alice
+        ' ro "$d" "$ADMIN" --catalog "$CAT" "$@"
         rc=$?
         [[ $rc -ne 99 ]] || fail "cannot make a read-only bind mount"
-        RC=$rc OUT=$(cat "$T/.out") ERR=$(cat "$T/.err") LAST_CMD="(read-only) folder create new --user alice"
+        RC=$rc OUT=$(<"$T/.out") ERR=$(<"$T/.err")
+        printf -v LAST_CMD ' %q' "$@"
+        LAST_CMD="(read-only catalog) vfolderfs-admin$LAST_CMD"
+}
+
+_read_only_setup() {
+        mkdir "$T/cat"
+        CAT=$T/cat/cat.db
+        _setup
+        # A clean checkpoint so the file alone holds the catalog.
+        sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+}
+
+read_only_catalog_is_a_clear_error_and_changes_nothing() {
+        _read_only_setup
+        _read_only folder create new --user alice
+        _check_error_shape
+        assert_match '[Rr]ead-only' "$ERR" "the error says why"
+        _read_only user add carol
         _check_error_shape
         assert_unchanged before
+}
+
+read_only_catalog_can_still_be_read() {
+        _read_only_setup
+        _read_only --json folder list
+        assert_eq 0 "$RC" "exit status of a read on a read-only catalog"
+        assert_jq 'map(.name)' '["data"]'
 }
 
 run_tests badinput "$@"
