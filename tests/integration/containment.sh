@@ -181,26 +181,65 @@ writes_through_escaping_symlinks_never_reach_the_sentinel() {
 
 a_symlink_swapped_in_by_a_concurrent_rename_is_never_followed() {
         # On the storage host, race/ (a real directory) and race_ln (a symlink
-        # to the sentinel) trade places as fast as possible while the session
-        # user creates, writes, chmods and removes entries under A/race/.
-        local swaps i
-        "$FSOP" swaploop "$BA/race" "$BA/race_ln" 2000 >"$T/swaps" &
+        # to the sentinel) trade places, pausing 100 us between swaps, while
+        # the session user creates, writes, chmods and removes entries under
+        # A/race/ in rounds of 2 s, until some calls have landed in the real
+        # directory (at most 5 rounds; how many landed is printed, not
+        # asserted: the deterministic test below is the one sure to reach
+        # the daemon with a swapped directory).
+        local swaps round i landed=0
+        "$FSOP" swaploop "$BA/race" "$BA/race_ln" 60000 100 >"$T/swaps" &
         local swapper=$!
-        for i in $(seq 400); do
-                printf 'create\t%s\t644\n' "$D/race/f$i"
-                printf 'write\t%s\tEVIL\n' "$D/race/f$i"
-                printf 'mkdir\t%s\t755\n' "$D/race/d$i"
-                printf 'chmod\t%s\t777\n' "$D/race/secret"
-                printf 'setxattr\t%s\tuser.evil\t1\n' "$D/race/secret"
-                printf 'truncate\t%s\t0\n' "$D/race/secret"
-                printf 'unlink\t%s\n' "$D/race/sub/deep"
-                printf 'rename\t%s\t%s\n' "$D/race/secret" "$D/race/moved$i"
-        done | asuser $U "$FSOP" batch >"$T/race.out" 2>&1
+        for round in 1 2 3 4 5; do
+                for i in $(seq "${round}000" "${round}999"); do
+                        printf 'create\t%s\t644\n' "$D/race/f$i"
+                        printf 'write\t%s\tEVIL\n' "$D/race/f$i"
+                        printf 'mkdir\t%s\t755\n' "$D/race/d$i"
+                        printf 'chmod\t%s\t777\n' "$D/race/secret"
+                        printf 'setxattr\t%s\tuser.evil\t1\n' "$D/race/secret"
+                        printf 'truncate\t%s\t0\n' "$D/race/secret"
+                        printf 'unlink\t%s\n' "$D/race/sub/deep"
+                        printf 'rename\t%s\t%s\n' "$D/race/secret" "$D/race/moved$i"
+                done 2>/dev/null | asuser $U "$FSOP" batch 2000 >>"$T/race.out" 2>&1
+                landed=$(grep -cx ok "$T/race.out")
+                [ "$landed" -gt 0 ] && break
+        done
+        kill -USR1 "$swapper" 2>/dev/null
         wait "$swapper"
         swaps=$(cat "$T/swaps")
+        echo "# race: $swaps swaps, $(wc -l <"$T/race.out") calls, $landed succeeded"
         assert "the swapper to run (got '$swaps')" test "$swaps" -gt 0 2>/dev/null &&
-        assert "some operations to succeed in the real directory" grep -qx ok "$T/race.out" &&
         assert_eq "$SENTINEL_BEFORE" "$(snapshot "$T/sentinel")" "sentinel tree"
+}
+
+a_directory_swapped_for_a_symlink_after_lookup_is_never_followed() {
+        # Deterministic version of the race: the session looks the directory
+        # up (the kernel caches it for the 1 s entry timeout), the host swaps
+        # it with a symlink to the sentinel, and the session at once creates
+        # and changes entries "in" it.  The kernel sends these calls to the
+        # daemon for the directory it looked up; the daemon must act in that
+        # directory (now named swapln) or refuse, never follow the symlink now
+        # at its old name.  All of it by root (the worst case), in one process.
+        local out
+        mkdir "$BA/swapdir"
+        ln -s "${UP}sentinel" "$BA/swapln"
+        out=$(printf '%s\n' \
+                "stat	$D/swapdir/." \
+                "rename2	$BA/swapdir	$BA/swapln	exchange" \
+                "create	$D/swapdir/planted	644" \
+                "chmod	$D/swapdir/secret	777" \
+                "setxattr	$D/swapdir/secret	user.evil	1" \
+                "truncate	$D/swapdir/secret	0" \
+                "mkdir	$D/swapdir/pdir	755" |
+                "$FSOP" batch | tr '\n' ' ')
+        echo "# swap after lookup: $out"
+        assert_eq "ok ok" "$(cut -d' ' -f1-2 <<<"$out")" "the lookup and the swap" &&
+        refute "the calls to reach the daemon, not the session view (took > 1 s?)" \
+                test -e "$T/view/sentinel/planted" &&
+        assert_eq "$SENTINEL_BEFORE" "$(snapshot "$T/sentinel")" "sentinel tree" &&
+        if [ "$(cut -d' ' -f3 <<<"$out")" = ok ]; then
+                assert "planted to be in the real directory (now swapln)" test -f "$BA/swapln/planted"
+        fi
 }
 
 run_test readlink_returns_an_absolute_symlink_verbatim
@@ -216,6 +255,7 @@ run_test a_dotdot_chain_never_reaches_the_backing_host_root
 run_test hard_links_to_files_outside_cannot_be_made
 run_test attribute_changes_on_escaping_symlinks_stay_on_the_symlink
 run_test writes_through_escaping_symlinks_never_reach_the_sentinel
+run_test a_directory_swapped_for_a_symlink_after_lookup_is_never_followed
 run_test a_symlink_swapped_in_by_a_concurrent_rename_is_never_followed
 
 daemon_stop "$MNT" "$DAEMON_PID"

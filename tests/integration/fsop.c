@@ -11,11 +11,12 @@
  * one result per line, to run many calls as one user in one process.
  *
  * One helper extra: "swaploop A B MS" exchanges two names with
- * renameat2(RENAME_EXCHANGE) for MS milliseconds (the containment test's
- * concurrent symlink swap) and prints the number of swaps.
+ * renameat2(RENAME_EXCHANGE) for MS milliseconds or until SIGUSR1 (the
+ * containment test's concurrent symlink swap) and prints the number of swaps.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,8 @@ static int usage(void)
               "  chown|lchown PATH UID GID    utimens|lutimens PATH SECONDS\n"
               "  symlink TARGET PATH    link|linkf OLD NEW    rename OLD NEW\n"
               "  rename2 OLD NEW noreplace|exchange    mknod PATH c|b|p MAJOR MINOR\n"
-              "  swaploop A B MILLISECONDS\n"
-              "  batch      (reads \"OP<TAB>ARG...\" lines from stdin)\n",
+              "  swaploop A B MILLISECONDS [PAUSE_MICROSECONDS]\n"
+              "  batch [MS] (reads \"OP<TAB>ARG...\" lines from stdin, for at most MS ms)\n",
               stderr);
         return 2;
 }
@@ -133,15 +134,33 @@ static long long now_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int swaploop(const char *a, const char *b, unsigned long ms)
+static volatile sig_atomic_t swap_stop;
+
+static void on_stop(int sig)
+{
+        (void)sig;
+        swap_stop = 1;
+}
+
+/*
+ * Exchange a and b until ms have passed or SIGUSR1 arrives, pausing
+ * pause_us microseconds after each exchange.
+ */
+static int swaploop(const char *a, const char *b, unsigned long ms,
+                    unsigned long pause_us)
 {
         long long end = now_ms() + (long long)ms;
         unsigned long n = 0;
+        struct sigaction sa = { .sa_handler = on_stop };
 
-        while (now_ms() < end) {
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+        while (!swap_stop && now_ms() < end) {
                 if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0)
                         return report(-1);
                 n++;
+                if (pause_us)
+                        usleep((useconds_t)pause_us);
         }
         printf("%lu\n", n);
         return 0;
@@ -285,10 +304,13 @@ static int run(int argc, char **argv)
                 return report(mknod(p, type | 0644,
                                     makedev((unsigned)u1, (unsigned)u2)));
         } else if (!strcmp(op, "swaploop")) {
-                NEED(2);
-                if (parse_ulong(argv[3], 10, &u1) < 0)
+                if (nargs != 2 && nargs != 3)
                         return usage();
-                return swaploop(p, argv[2], u1);
+                u2 = 0;
+                if (parse_ulong(argv[3], 10, &u1) < 0 ||
+                    (nargs == 3 && parse_ulong(argv[4], 10, &u2) < 0))
+                        return usage();
+                return swaploop(p, argv[2], u1, u2);
         }
 #undef NEED
         return usage();
@@ -297,15 +319,18 @@ static int run(int argc, char **argv)
 /*
  * batch: one operation per input line, fields separated by tabs; one result
  * line per operation (a bad line gives "EUSAGE").  Lets a test run many
- * calls as one user without starting a process for each.
+ * calls as one user without starting a process for each.  With ms, stops
+ * reading after that many milliseconds.
  */
-static int batch(void)
+static int batch(unsigned long ms)
 {
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;
+        long long end = ms ? now_ms() + (long long)ms : 0;
 
-        while ((len = getline(&line, &cap, stdin)) > 0) {
+        while ((!end || now_ms() < end) &&
+               (len = getline(&line, &cap, stdin)) > 0) {
                 char *fields[8];
                 int n = 0;
 
@@ -328,8 +353,12 @@ static int batch(void)
 int main(int argc, char **argv)
 {
         umask(0);
-        if (argc == 2 && !strcmp(argv[1], "batch"))
-                return batch();
+        if (argc >= 2 && !strcmp(argv[1], "batch")) {
+                unsigned long ms = 0;
+                if (argc > 3 || (argc == 3 && parse_ulong(argv[2], 10, &ms) < 0))
+                        return usage();
+                return batch(ms);
+        }
         if (argc < 3)
                 return usage();
         return run(argc - 1, argv + 1);

@@ -281,8 +281,18 @@ itest_summary() {
         echo "integration-$ITEST_NAME: $ITEST_PASS passed, $ITEST_FAIL failed"
 }
 
-# itest_end: print the summary line and exit 1 when anything failed.
+# itest_end: check the daemon's log for sanitizer reports (an ASan/UBSan
+# build of the daemon writes them to stderr, which lands in daemon.log), print
+# the summary line and exit 1 when anything failed.
 itest_end() {
+        local reports
+        reports=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log" 2>/dev/null)
+        if [ "${reports:-0}" -gt 0 ]; then
+                report the_daemon_reports_no_sanitizer_errors 1 \
+                        "expected no sanitizer report got $reports line(s): $(grep -m1 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/daemon.log")"
+        else
+                report the_daemon_reports_no_sanitizer_errors 0
+        fi
         itest_summary
         [ "$ITEST_FAIL" -eq 0 ] || exit 1
         exit 0
