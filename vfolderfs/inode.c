@@ -183,11 +183,12 @@ void inode_fd_put(const struct inode *inode, int fd)
 
 struct inode *inode_table_get(struct inode_table *t, int fd,
                               const struct stat *st, int folder, int vnode,
-                              bool folder_root, const struct inode *parent)
+                              bool folder_root, int parent_fd,
+                              dev_t parent_dev)
 {
         struct file_handle *handle = NULL;
         struct inode *i, *fresh;
-        int mount_id = 0;
+        int mount_id = 0, mount_src = -1;
         size_t b;
 
         /*
@@ -196,8 +197,12 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
          * descriptors more or less do not matter.
          */
         fresh = calloc(1, sizeof(*fresh));
-        if (fresh && !S_ISDIR(st->st_mode) && t->handles_ok && parent &&
-            parent->fd >= 0 && parent->dev == st->st_dev &&
+        /* A readable descriptor on the same mount, if a handle is made. */
+        if (S_ISDIR(st->st_mode))
+                mount_src = fd;
+        else if (parent_fd >= 0 && parent_dev == st->st_dev)
+                mount_src = parent_fd;
+        if (fresh && mount_src >= 0 && t->handles_ok &&
             __atomic_load_n(&t->fds_held, __ATOMIC_RELAXED) >= t->budget)
                 handle = handle_of(fd, &mount_id);
         pthread_mutex_lock(&t->lock);
@@ -229,7 +234,7 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         fresh->mount_fd = -1;
         if (handle) {
                 fresh->mount_fd = mount_fd_locked(t, mount_id,
-                                                  parent->fd);
+                                                  mount_src);
                 if (fresh->mount_fd >= 0) {
                         fresh->handle = handle;
                         fresh->fd = -1;

@@ -13,13 +13,13 @@
  * thread-safe.
  *
  * The process is capped at RLIMIT_NOFILE (20,000 on the target platform)
- * while the kernel may know millions of inodes.  So directories always hold
- * their O_PATH descriptor, and so do other inodes while the table holds
- * fewer descriptors than its budget; past the budget a new non-directory
- * record keeps a file handle (name_to_handle_at()) instead and is reopened
- * for the duration of each operation with open_by_handle_at(), which needs
- * CAP_DAC_READ_SEARCH.  Without that capability, or on a file system that
- * has no file handles, records keep descriptors whatever the budget.
+ * while the kernel may know millions of inodes.  So records hold their
+ * O_PATH descriptor while the table holds fewer descriptors than its
+ * budget; past the budget a new record keeps a file handle
+ * (name_to_handle_at()) instead and is reopened for the duration of each
+ * operation with open_by_handle_at(), which needs CAP_DAC_READ_SEARCH.
+ * Without that capability, or on a file system that has no file handles,
+ * records keep descriptors whatever the budget.
  */
 #pragma once
 
@@ -64,17 +64,18 @@ void inode_table_set_budget(struct inode_table *table, size_t budget,
 /*
  * Find the record for (st->st_dev, st->st_ino, folder) and add one lookup,
  * or create it with one lookup, taking ownership of fd (an O_PATH fd of
- * that inode).  When a record already exists fd is closed.  A new
- * non-directory record beyond the descriptor budget keeps a file handle
- * and fd is closed, when parent (the directory it was found in, or NULL)
- * is on the same file system.  Returns the record, or NULL with errno ENOMEM (fd
+ * that inode).  When a record already exists fd is closed.  A new record
+ * beyond the descriptor budget keeps a file handle and fd is closed: a
+ * directory always can, another file when parent_fd (an O_PATH fd of the
+ * directory it was found in, or -1) lies on the same file system
+ * (parent_dev).  Returns the record, or NULL with errno ENOMEM (fd
  * closed).  vnode and folder_root are applied to a new record, and to an
  * existing one when vnode >= 0.
  */
 struct inode *inode_table_get(struct inode_table *table, int fd,
                               const struct stat *st, int folder, int vnode,
-                              bool folder_root,
-                              const struct inode *parent);
+                              bool folder_root, int parent_fd,
+                              dev_t parent_dev);
 
 /*
  * An O_PATH descriptor of the record's inode for one operation: its own

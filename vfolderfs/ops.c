@@ -148,7 +148,7 @@ static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
 
 /* Turn an O_PATH fd into a known inode; takes ownership of fd. */
 static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
-                 bool folder_root, const struct inode *parent,
+                 bool folder_root, int parent_fd, dev_t parent_dev,
                  struct fuse_entry_param *e)
 {
         struct inode *inode;
@@ -168,7 +168,7 @@ static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
                 return 0;
         }
         inode = inode_table_get(ctx->inodes, fd, &st, folder, vnode,
-                                folder_root, parent);
+                                folder_root, parent_fd, parent_dev);
         if (!inode)
                 return ENOMEM;
         fill_entry(ctx, inode, &st, e);
@@ -230,11 +230,13 @@ static int view_dir_of(struct vfs_ctx *ctx, int fd)
  * first: in a view directory a folder's name is the folder, whatever scratch
  * holds under that name.  Returns 0 or a positive errno.
  */
+static int lookup_at(struct vfs_ctx *ctx, struct inode *parent, int pfd,
+                     const char *name, struct fuse_entry_param *e);
+
 static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                      const char *name, struct fuse_entry_param *e)
 {
-        int vd = view_dir(parent);
-        int fd;
+        int fd, pfd, err;
 
         if (!S_ISDIR(parent->type))
                 return ENOTDIR;
@@ -242,8 +244,8 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                 return EINVAL;
         if (strcmp(name, ".") == 0) {
                 struct stat st;
-                int err = stat_inode(ctx, parent, &st);
 
+                err = stat_inode(ctx, parent, &st);
                 if (err)
                         return err;
                 if (parent != &ctx->root)
@@ -264,16 +266,33 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                         if (fd < 0)
                                 return -fd;
                         return adopt(ctx, fd, VIEW_SCRATCH, vparent, false,
-                                     NULL, e);
+                                     -1, 0, e);
                 }
-                fd = openat(parent->fd, "..",
+        }
+        pfd = inode_fd_get(parent);
+        if (pfd < 0)
+                return -pfd;
+        err = lookup_at(ctx, parent, pfd, name, e);
+        inode_fd_put(parent, pfd);
+        return err;
+}
+
+/* do_lookup() of name in parent, whose descriptor for now is pfd. */
+static int lookup_at(struct vfs_ctx *ctx, struct inode *parent, int pfd,
+                     const char *name, struct fuse_entry_param *e)
+{
+        int vd = view_dir(parent);
+        int fd;
+
+        if (strcmp(name, "..") == 0) {
+                fd = openat(pfd, "..",
                             O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return errno;
                 return adopt(ctx, fd, parent->folder,
                              parent->folder == VIEW_SCRATCH ?
                                      view_dir_of(ctx, fd) : -1,
-                             false, NULL, e);
+                             false, -1, 0, e);
         }
         if (vd >= 0 && !is_dot_or_dotdot(name)) {
                 int node = view_child(ctx->view, vd, name);
@@ -296,21 +315,22 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
                                         return EIO;
                                 }
                                 return adopt(ctx, fd, vn->folder, node, true,
-                                             NULL, e);
+                                             -1, 0, e);
                         }
-                        fd = openat(parent->fd, name,
+                        fd = openat(pfd, name,
                                     O_PATH | O_DIRECTORY | O_NOFOLLOW |
                                     O_CLOEXEC);
                         if (fd < 0)
                                 return errno == ENOTDIR ? EIO : errno;
                         return adopt(ctx, fd, VIEW_SCRATCH, node, false,
-                                     NULL, e);
+                                     -1, 0, e);
                 }
         }
-        fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno;
-        return adopt(ctx, fd, parent->folder, -1, false, parent, e);
+        return adopt(ctx, fd, parent->folder, -1, false, pfd, parent->dev,
+                     e);
 }
 
 static void forget_entry(struct vfs_ctx *ctx, fuse_ino_t ino)
@@ -582,13 +602,20 @@ static void reply_created(fuse_req_t req, struct inode *parent,
         if (!err && S_ISDIR(e.attr.st_mode) &&
             (e.attr.st_mode & (S_ISUID | S_ISGID))) {
                 char path[PROC_FD_MAX];
+                int fd = inode_fd_get(inode);
 
-                /* directories always hold their descriptor */
-                proc_path(path, inode->fd);
-                if (fchmodat(AT_FDCWD, path, e.attr.st_mode & 0777, 0) < 0)
-                        err = errno;
-                else
-                        e.attr.st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
+                if (fd < 0) {
+                        err = -fd;
+                } else {
+                        proc_path(path, fd);
+                        if (fchmodat(AT_FDCWD, path, e.attr.st_mode & 0777,
+                                     0) < 0)
+                                err = errno;
+                        else
+                                e.attr.st_mode &= ~(mode_t)(S_ISUID |
+                                                            S_ISGID);
+                        inode_fd_put(inode, fd);
+                }
         }
         if (err) {
                 forget_entry(ctx, e.ino);
@@ -614,7 +641,7 @@ static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err;
+        int err, dfd;
 
         (void)rdev;
         if (S_ISCHR(mode) || S_ISBLK(mode)) {
@@ -630,9 +657,16 @@ static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, err);
                 return;
         }
-        if (mknodat(dir->fd, name, mode & ~(mode_t)(S_ISUID | S_ISGID), 0) <
-            0) {
-                fuse_reply_err(req, errno);
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
+                return;
+        }
+        err = mknodat(dfd, name, mode & ~(mode_t)(S_ISUID | S_ISGID), 0) < 0
+                      ? errno : 0;
+        inode_fd_put(dir, dfd);
+        if (err) {
+                fuse_reply_err(req, err);
                 return;
         }
         reply_created(req, dir, name);
@@ -643,15 +677,22 @@ static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err;
+        int err, dfd;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
                 fuse_reply_err(req, err);
                 return;
         }
-        if (mkdirat(dir->fd, name, mode & 01777) < 0) {
-                fuse_reply_err(req, errno);
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
+                return;
+        }
+        err = mkdirat(dfd, name, mode & 01777) < 0 ? errno : 0;
+        inode_fd_put(dir, dfd);
+        if (err) {
+                fuse_reply_err(req, err);
                 return;
         }
         reply_created(req, dir, name);
@@ -662,15 +703,22 @@ static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err;
+        int err, dfd;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
                 fuse_reply_err(req, err);
                 return;
         }
-        if (symlinkat(link, dir->fd, name) < 0) {
-                fuse_reply_err(req, errno);
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
+                return;
+        }
+        err = symlinkat(link, dfd, name) < 0 ? errno : 0;
+        inode_fd_put(dir, dfd);
+        if (err) {
+                fuse_reply_err(req, err);
                 return;
         }
         reply_created(req, dir, name);
@@ -684,7 +732,7 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
         struct inode *dir = inode_of(req, newparent);
         struct fuse_entry_param e;
         char path[PROC_FD_MAX];
-        int err, fd;
+        int err, fd, dfd;
 
         if (inode->folder != dir->folder) {
                 fuse_reply_err(req, EXDEV);
@@ -705,9 +753,16 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                 fuse_reply_err(req, -fd);
                 return;
         }
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                inode_fd_put(inode, fd);
+                fuse_reply_err(req, -dfd);
+                return;
+        }
         proc_path(path, fd);
-        err = linkat(AT_FDCWD, path, dir->fd, newname, AT_SYMLINK_FOLLOW) < 0
+        err = linkat(AT_FDCWD, path, dfd, newname, AT_SYMLINK_FOLLOW) < 0
                       ? errno : 0;
+        inode_fd_put(dir, dfd);
         inode_fd_put(inode, fd);
         if (err) {
                 fuse_reply_err(req, err);
@@ -725,7 +780,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err;
+        int err, dfd;
 
         if (bad_name(name)) {
                 fuse_reply_err(req, EINVAL);
@@ -740,7 +795,14 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, err);
                 return;
         }
-        fuse_reply_err(req, unlinkat(dir->fd, name, flags) < 0 ? errno : 0);
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
+                return;
+        }
+        err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+        inode_fd_put(dir, dfd);
+        fuse_reply_err(req, err);
 }
 
 static void vfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -763,6 +825,32 @@ static bool same_entry(int dfd1, const char *n1, int dfd2, const char *n2)
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * The rename itself, permissions checked: where the folder may add but not
+ * remove, never replace -- RENAME_NOREPLACE makes the test and the rename
+ * one atomic step.  Returns 0 or a positive errno.
+ */
+static int rename_at(struct vfs_ctx *ctx, struct inode *dir, int dfd,
+                     const char *name, int ndfd, const char *newname,
+                     unsigned int flags)
+{
+        int err;
+
+        if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
+            check(ctx, dir, VIEW_OP_REMOVE) != 0) {
+                if (renameat2(dfd, name, ndfd, newname, RENAME_NOREPLACE) == 0)
+                        return 0;
+                err = errno;
+                if (err != EEXIST)
+                        return err;
+                /* rename(2) of a name onto itself is a no-op. */
+                if (same_entry(dfd, name, ndfd, newname))
+                        return 0;
+                return check(ctx, dir, VIEW_OP_REMOVE);
+        }
+        return renameat2(dfd, name, ndfd, newname, flags) < 0 ? errno : 0;
+}
+
 static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                        fuse_ino_t newparent, const char *newname,
                        unsigned int flags)
@@ -770,7 +858,7 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
         struct inode *newdir = inode_of(req, newparent);
-        int err;
+        int err, dfd, ndfd;
 
         if (bad_name(name) || bad_name(newname) ||
             (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))) {
@@ -792,29 +880,21 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, err);
                 return;
         }
-        if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
-            check(ctx, dir, VIEW_OP_REMOVE) != 0) {
-                /*
-                 * May add but not remove: never replace.  NOREPLACE makes
-                 * the test and the rename one atomic step.
-                 */
-                if (renameat2(dir->fd, name, newdir->fd, newname,
-                              RENAME_NOREPLACE) == 0) {
-                        fuse_reply_err(req, 0);
-                        return;
-                }
-                err = errno;
-                if (err == EEXIST) {
-                        /* rename(2) of a name onto itself is a no-op. */
-                        err = same_entry(dir->fd, name, newdir->fd, newname)
-                                      ? 0
-                                      : check(ctx, dir, VIEW_OP_REMOVE);
-                }
-                fuse_reply_err(req, err);
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
                 return;
         }
-        fuse_reply_err(req, renameat2(dir->fd, name, newdir->fd, newname,
-                                      flags) < 0 ? errno : 0);
+        ndfd = inode_fd_get(newdir);
+        if (ndfd < 0) {
+                inode_fd_put(dir, dfd);
+                fuse_reply_err(req, -ndfd);
+                return;
+        }
+        err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+        inode_fd_put(newdir, ndfd);
+        inode_fd_put(dir, dfd);
+        fuse_reply_err(req, err);
 }
 
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -863,18 +943,24 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
         struct fuse_entry_param e;
-        int fd, err;
+        int fd, dfd, err;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
                 fuse_reply_err(req, err);
                 return;
         }
-        fd = openat(dir->fd, name,
-                    (fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC),
+        dfd = inode_fd_get(dir);
+        if (dfd < 0) {
+                fuse_reply_err(req, -dfd);
+                return;
+        }
+        fd = openat(dfd, name, (fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC),
                     mode & ~(mode_t)(S_ISUID | S_ISGID) & 07777);
+        err = errno;
+        inode_fd_put(dir, dfd);
         if (fd < 0) {
-                fuse_reply_err(req, errno);
+                fuse_reply_err(req, err);
                 return;
         }
         err = do_lookup(ctx, dir, name, &e);
@@ -1068,18 +1154,23 @@ static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         struct dir_handle *d;
-        int fd, err, vd;
+        int fd, ifd, err, vd;
 
         d = calloc(1, sizeof(*d));
         if (!d) {
                 fuse_reply_err(req, ENOMEM);
                 return;
         }
-        fd = openat(inode->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-                err = errno;
+        ifd = inode_fd_get(inode);
+        if (ifd < 0) {
+                err = -ifd;
                 goto out_err;
         }
+        fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        err = errno;
+        inode_fd_put(inode, ifd);
+        if (fd < 0)
+                goto out_err;
         d->dp = fdopendir(fd);
         if (!d->dp) {
                 err = errno;
