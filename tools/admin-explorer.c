@@ -6,8 +6,7 @@
  * RESOLVE_NO_XDEV) so that neither "..", nor a symlink (absolute, or leaving
  * the folder, or swapped in meanwhile), nor a mount point leads out of it;
  * splitting paths into parent and final name for *at() calls; the trash and
- * permission checks of changes; ownership of new entries; and a recursive
- * removal that never follows a symlink.
+ * permission checks of changes; and ownership of new entries.
  */
 #include "admin-explorer.h"
 
@@ -244,72 +243,4 @@ int explorer_parse_options(struct admin_ctx *ctx, const struct admin_command *cm
                 }
         }
         return admin_check_args(cmd, argc, argv, min, max, names);
-}
-
-/* ---------------------------------------------------------------------------
- * Removing a tree.
- */
-
-/*
- * Remove the directory name in pfd and everything in it, never following a
- * symlink and never leaving the filesystem dev.
- */
-int explorer_remove_tree(int pfd, const char *name, dev_t dev)
-{
-        struct dirent *de;
-        struct stat st;
-        int fd, r = 0;
-        DIR *d;
-
-        fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                /* Replaced by a non-directory meanwhile: remove that. */
-                if (errno == ENOTDIR || errno == ELOOP)
-                        return unlinkat(pfd, name, 0) < 0 ? -errno : 0;
-                return errno == ENOENT ? 0 : -errno;
-        }
-        if (fstat(fd, &st) < 0 || st.st_dev != dev) {
-                r = st.st_dev != dev ? -EXDEV : -errno;
-                close(fd);
-                return r;
-        }
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
-        /* Removing while reading may hide entries: go round until empty. */
-        for (int round = 0; round < 8; round++) {
-                bool removed = false;
-
-                rewinddir(d);
-                while ((de = readdir(d))) {
-                        bool is_dir = de->d_type == DT_DIR;
-
-                        if (path_name_is_dots(de->d_name))
-                                continue;
-                        if (de->d_type == DT_UNKNOWN) {
-                                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                                        continue;
-                                is_dir = S_ISDIR(st.st_mode);
-                        }
-                        if (is_dir)
-                                r = explorer_remove_tree(dirfd(d), de->d_name, dev);
-                        else if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-                                r = errno == ENOENT ? 0 : -errno;
-                        if (r < 0)
-                                goto out;
-                        removed = true;
-                }
-                if (unlinkat(pfd, name, AT_REMOVEDIR) == 0) {
-                        r = 0;
-                        goto out;
-                }
-                r = -errno;
-                if (r != -ENOTEMPTY || !removed)
-                        goto out;
-        }
-out:
-        closedir(d);
-        return r;
 }

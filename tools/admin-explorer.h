@@ -60,7 +60,9 @@ void explorer_set_owner_at(const struct explorer *ex, int dirfd, const char *nam
 
 /*
  * Remove the directory name in pfd and everything in it, never following a
- * symlink and never leaving the filesystem dev.  0 or a negative errno.
+ * symlink and never leaving the filesystem dev, with at most two directories
+ * open whatever the depth (admin-rmtree.c).  0 or a negative errno (-EBUSY:
+ * a directory was moved during the walk).
  */
 int explorer_remove_tree(int pfd, const char *name, dev_t dev);
 
