@@ -495,24 +495,72 @@ static int load_requested(cat_catalog *cat, const char *session_id,
         return r;
 }
 
-static int fill_backing(cat_catalog *cat, struct mount_set *set,
-                        char **reterr)
+static int mount_by_folder_cmp(const void *a, const void *b)
 {
-        for (size_t i = 0; i < set->n; i++) {
-                struct cat_folder f = { 0 };
-                int r;
+        const struct cat_mount *const *x = a, *const *y = b;
 
-                r = cat_folder_resolve_id(cat, set->v[i].folder_id, NULL, &f,
-                                          reterr);
-                if (r < 0)
-                        return r;
-                r = cat_folder_backing_path(cat, &f, &set->v[i].backing_path,
-                                            reterr);
-                cat_folder_release(&f);
-                if (r < 0)
-                        return r;
+        return strcmp((*x)->folder_id, (*y)->folder_id);
+}
+
+/*
+ * The backing path of every mount, from one query over the mounts just
+ * recorded (a session may hold thousands).
+ */
+static int fill_backing(cat_catalog *cat, const char *session_id,
+                        struct mount_set *set, char **reterr)
+{
+        struct cat_mount **by_id;
+        sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        by_id = calloc(set->n + 1, sizeof(*by_id));
+        if (!by_id)
+                return cat_oom(reterr);
+        for (size_t i = 0; i < set->n; i++)
+                by_id[i] = &set->v[i];
+        qsort(by_id, set->n, sizeof(*by_id), mount_by_folder_cmp);
+        r = cat_prepare(cat, "SELECT f.id, f.owner_type, f.owner_id, h.root"
+                        " FROM mounts m JOIN folders f ON f.id = m.folder_id"
+                        " JOIN hosts h ON h.name = f.host"
+                        " WHERE m.session_id = ?", &stmt, reterr);
+        if (r < 0)
+                goto out;
+        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct cat_mount key, *kp = &key, **hit;
+                enum cat_owner_type type = CAT_OWNER_USER;
+
+                cat_copy_id(key.folder_id, stmt, 0);
+                hit = bsearch(&kp, by_id, set->n, sizeof(*by_id),
+                              mount_by_folder_cmp);
+                if (!hit || (*hit)->backing_path)
+                        continue;
+                (void)cat_owner_type_from_string(
+                        (const char *)sqlite3_column_text(stmt, 1), &type);
+                r = cat_backing_path((const char *)sqlite3_column_text(stmt, 3),
+                                     type,
+                                     (const char *)sqlite3_column_text(stmt, 2),
+                                     key.folder_id, &(*hit)->backing_path);
+                if (r < 0) {
+                        r = cat_err(reterr, r, "no backing path for folder %s",
+                                    key.folder_id);
+                        goto out;
+                }
         }
-        return 0;
+        if (rc != SQLITE_DONE) {
+                r = cat_sql_err(cat, reterr, rc, "cannot read mounts");
+                goto out;
+        }
+        for (size_t i = 0; i < set->n; i++)
+                if (!set->v[i].backing_path) {
+                        r = cat_err(reterr, -ENOENT, "folder %s is gone",
+                                    set->v[i].folder_id);
+                        goto out;
+                }
+out:
+        sqlite3_finalize(stmt);
+        free(by_id);
+        return r;
 }
 
 static int make_scratch(const char *root, const char *id, char **ret_path,
@@ -638,9 +686,6 @@ int cat_session_start(cat_catalog *cat, const char *source,
         r = check_targets(&set, mountable, n_mountable, reterr);
         if (r < 0)
                 goto fail;
-        r = fill_backing(cat, &set, reterr);
-        if (r < 0)
-                goto fail;
 
         r = cat_prepare(cat, attach ? "UPDATE sessions SET mountpoint = ?2,"
                                       " hostname = ?3, pid = ?4, scratch = ?5,"
@@ -675,6 +720,9 @@ int cat_session_start(cat_catalog *cat, const char *source,
                 goto fail_scratch;
         }
         r = insert_mounts(cat, id, &set, now, reterr);
+        if (r < 0)
+                goto fail_scratch;
+        r = fill_backing(cat, id, &set, reterr);
         if (r < 0)
                 goto fail_scratch;
         r = cat_session_get(cat, id, &session, reterr);
