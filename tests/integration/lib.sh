@@ -25,6 +25,7 @@ ITEST_WHY=
 ITEST_FAILED_NAMES=()
 DAEMON_PID=
 DAEMON_PIDS=()
+ITEST_EXTRA_MOUNTS=()  # mounts outside $T to remove at exit, outermost first
 T=
 CAT=
 STORE=
@@ -71,6 +72,11 @@ itest_begin() {
 itest_cleanup() {
         local rc=$? m pid i
         trap - EXIT
+        for ((i = ${#ITEST_EXTRA_MOUNTS[@]} - 1; i >= 0; i--)); do
+                while read -r m; do
+                        umount -l "$m" 2>/dev/null
+                done < <(awk -v t="${ITEST_EXTRA_MOUNTS[$i]}" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r)
+        done
         if [ -n "$T" ] && [ -d "$T" ]; then
                 for i in 1 2; do
                         while read -r m; do

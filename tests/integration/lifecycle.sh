@@ -9,9 +9,10 @@
 # folders and nothing else; trashed folders and strangers' folders leave no
 # trace; folder directories cannot be removed.
 #
-# The absolute alias is a path inside this test's temporary directory (SPEC
-# allows any absolute path outside the reserved set), so that the bind mount
-# the daemon must make stays inside the private namespace and the temp dir.
+# The session created here also asks for an absolute alias (a path in the
+# temporary directory); that it is bind-mounted there is issue #4 and is
+# tested by targets.sh; here only its record and its absence under the
+# mountpoint are checked.
 
 . "$(dirname "$0")/lib.sh"
 itest_begin lifecycle "$@"
@@ -214,24 +215,17 @@ an_alias_folders_directory_cannot_be_removed() {
         assert_eq EBUSY "$(op $U rmdir "$MNT/a/b")" "rmdir of MNT/a/b"
 }
 
-an_absolute_alias_is_mounted_at_its_target_with_its_permission() {
-        assert "$WS to be a mountpoint" mountpoint -q "$WS" &&
-        assert_eq data-file "$(asuser $U cat "$WS/dfile" 2>&1)" "$WS/dfile" &&
-        assert_eq EROFS "$(op $U create "$WS/new" 644)" "create in the ro alias"
-}
-
 run_test a_created_session_mounts_a_relative_alias_under_the_mountpoint
 run_test a_created_session_adds_the_automount_folders
 run_test a_created_session_mounts_nothing_it_did_not_request
 run_test a_created_session_records_its_session_and_mounts
 run_test an_alias_folders_directory_cannot_be_removed
-run_test an_absolute_alias_is_mounted_at_its_target_with_its_permission
 
-teardown_removes_the_absolute_alias_mount() {
+a_created_session_ends_cleanly() {
         daemon_stop "$MNT" "$CPID"
-        refute "$WS to be unmounted after teardown" mountpoint -q "$WS" &&
+        assert_eq 0 "$WAIT_STATUS" "daemon exit status" &&
         assert "ended_at of the created session to be set" test "$(ended_at_of "$CSID")" != null
 }
-run_test teardown_removes_the_absolute_alias_mount
+run_test a_created_session_ends_cleanly
 
 itest_end
