@@ -118,6 +118,48 @@ const char *path_base_name(const char *path, char **ret_copy)
 /* ---------------------------------------------------------------------------
  * Opening a folder, permissions, ownership.
  */
+
+/*
+ * Open the backing directory O_PATH.  The host root is the operator's
+ * (it may be a symlink); below it, the scope and fan-out directories are
+ * the library's, and no symlink there is followed: a backing path replaced
+ * by a link on the storage host does not lead the explorer elsewhere.
+ * Returns the fd, or -1 with errno set.
+ */
+static int open_backing(cat_catalog *cat, const struct cat_folder *folder,
+                        const char *backing)
+{
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+        };
+        struct cat_host *host = NULL;
+        const char *rest = NULL;
+        size_t len;
+        int hostfd, fd;
+
+        if (cat_host_get(cat, folder->host, &host, NULL) == 0) {
+                len = strlen(host->root);
+                while (len > 1 && host->root[len - 1] == '/')
+                        len--;
+                if (!strncmp(backing, host->root, len) && backing[len] == '/')
+                        rest = backing + len + 1;
+        }
+        if (!rest) {
+                /* Not under its host's root: at least do not follow the last link. */
+                cat_host_free(host);
+                return open(backing, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        hostfd = open(host->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cat_host_free(host);
+        if (hostfd < 0)
+                return -1;
+        fd = (int)syscall(SYS_openat2, hostfd, rest, &how, sizeof(how));
+        if (fd < 0 && errno == ELOOP)
+                errno = ENOTDIR; /* "a symbolic link, not a directory" */
+        close(hostfd);
+        return fd;
+}
 int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
                   struct explorer *ex)
 {
@@ -137,7 +179,7 @@ int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
                 r = admin_fail(r, err, "%s", what);
                 goto out;
         }
-        ex->rootfd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ex->rootfd = open_backing(ctx->cat, ex->folder, backing);
         if (ex->rootfd < 0 || fstat(ex->rootfd, &st) < 0) {
                 r = admin_fail(-errno, NULL, "cannot open the directory of folder '%s' ('%s')",
                                ex->folder->name, backing);
