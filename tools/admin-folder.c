@@ -591,11 +591,15 @@ static const struct admin_command folder_sub[] = {
           .run = run_create },
         { .name = "list", .path = "folder list", .synopsis = "[--user U]",
           .help = "List every folder, or, with --user, the folders U can see (own,\n"
-                  "shared with U, U's projects') with U's effective permission.",
+                  "shared with U, U's projects') with U's effective permission.\n\n"
+                  "Options:\n"
+                  "      --user U        list what user U sees",
           .run = run_list },
         { .name = "info", .path = "folder info", .synopsis = "REF [--user U]",
           .help = "Show every field of a folder and its backing directory.  REF is a\n"
-                  "UUID or a name (resolved among what --user U sees, if given).",
+                  "UUID or a name (resolved among what --user U sees, if given).\n\n"
+                  "Options:\n"
+                  "      --user U        resolve REF among U's folders; show U's permission",
           .run = run_info },
         { .name = "rename", .path = "folder rename", .synopsis = "REF NEW",
           .help = "Rename a folder; no data moves.  Prints nothing (with --json: the\n"
@@ -604,12 +608,18 @@ static const struct admin_command folder_sub[] = {
         { .name = "set", .path = "folder set",
           .synopsis = "REF [--permission P] [--quota SIZE|none] [--cloneable yes|no]",
           .help = "Change a folder's permission, quota or cloneable flag.  Prints\n"
-                  "nothing (with --json: the folder).",
+                  "nothing (with --json: the folder).\n\n"
+                  "Options:\n"
+                  "      --permission P      ro, rw or wd\n"
+                  "      --quota SIZE|none   a new quota, or none to remove it\n"
+                  "      --cloneable yes|no  whether others may clone it",
           .run = run_set },
         { .name = "delete", .path = "folder delete", .synopsis = "REF [--force]",
           .help = "Move a folder to the trash.  A folder mounted in a live session is\n"
                   "refused unless --force, which removes it from those sessions at\n"
-                  "once.  Prints nothing (with --json: the folder).",
+                  "once.  Prints nothing (with --json: the folder).\n\n"
+                  "Options:\n"
+                  "  -f, --force         trash it even if mounted",
           .run = run_delete },
         { .name = "restore", .path = "folder restore", .synopsis = "REF",
           .help = "Bring a folder back from the trash.  Prints nothing (with --json:\n"
@@ -617,15 +627,21 @@ static const struct admin_command folder_sub[] = {
           .run = run_restore },
         { .name = "purge", .path = "folder purge", .synopsis = "REF [--force]",
           .help = "Remove a folder in the trash for good, with its data.  A folder\n"
-                  "mounted in a live session is refused unless --force.  Prints nothing.",
+                  "mounted in a live session is refused unless --force.  Prints nothing.\n\n"
+                  "Options:\n"
+                  "  -f, --force         purge it even if mounted",
           .run = run_purge },
         { .name = "clone", .path = "folder clone", .synopsis = "REF NEW --user U",
           .help = "Copy a cloneable folder (or one U owns) into a new folder NEW owned\n"
-                  "by U.  Prints the new folder.",
+                  "by U.  Prints the new folder.\n\n"
+                  "Options:\n"
+                  "      --user U        the owner of the new folder",
           .run = run_clone },
         { .name = "share", .path = "folder share", .synopsis = "REF USER --permission P",
           .help = "Share a folder with USER at permission P (ro, rw or wd), replacing\n"
-                  "an earlier share.  Prints nothing (with --json: the folder).",
+                  "an earlier share.  Prints nothing (with --json: the folder).\n\n"
+                  "Options:\n"
+                  "      --permission P  ro, rw or wd",
           .run = run_share },
         { .name = "unshare", .path = "folder unshare", .synopsis = "REF USER",
           .help = "Withdraw USER's share of a folder.  Prints nothing (with --json:\n"
