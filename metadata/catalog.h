@@ -456,9 +456,11 @@ struct cat_mount {
  * Record a session for user with the requested mounts, in one transaction;
  * the session is not started (no pid) until a daemon runs it with source
  * "session:ID".  Every request is checked: the folder visible to the user
- * and ready, perm not above the effective permission (-EPERM), targets by
- * cat_target_resolve() and cat_targets_check().  Automount folders are added
- * when the daemon starts.  The new id is written to ret_id.
+ * (-ENOENT) and ready (-EINVAL for a folder in the trash), perm not above
+ * the effective permission (-EPERM), no folder twice, targets by
+ * cat_target_resolve() and cat_targets_check() (other_names: every folder
+ * the user can mount).  Automount folders are added when the daemon starts.
+ * The new id is written to ret_id.
  */
 int cat_session_create(cat_catalog *cat, const char *user,
                        const struct cat_mount_request *reqs, size_t n,
