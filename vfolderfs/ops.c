@@ -369,13 +369,26 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+        struct vfs_ctx *ctx = ctx_of(req);
         struct fuse_entry_param e;
-        int err = do_lookup(ctx_of(req), inode_of(req, parent), name, &e);
+        int err = do_lookup(ctx, inode_of(req, parent), name, &e);
 
-        if (err)
-                fuse_reply_err(req, err);
-        else
+        if (err == ENOENT) {
+                /*
+                 * A negative entry, cached as long as positive ones: a name
+                 * created on the storage host or by another session shows
+                 * up within the same second, and repeated probes of missing
+                 * names (PATH, Python imports) stay in the kernel.
+                 */
+                memset(&e, 0, sizeof(e));
+                e.ino = 0;
+                e.entry_timeout = ctx->timeout;
                 fuse_reply_entry(req, &e);
+        } else if (err) {
+                fuse_reply_err(req, err);
+        } else {
+                fuse_reply_entry(req, &e);
+        }
 }
 
 static void vfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
