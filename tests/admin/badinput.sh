@@ -218,6 +218,7 @@ _read_only() {
         ' ro "$d" "$ADMIN" --catalog "$CAT" "$@"
         rc=$?
         [[ $rc -ne 99 ]] || fail "cannot make a read-only bind mount"
+        # shellcheck disable=SC2034 # read by _check_error_shape and fail
         RC=$rc OUT=$(<"$T/.out") ERR=$(<"$T/.err")
         printf -v LAST_CMD ' %q' "$@"
         LAST_CMD="(read-only catalog) vfolderfs-admin$LAST_CMD"

@@ -366,7 +366,7 @@ ls_of_a_directory_with_100000_entries_lists_them_all() {
         _setup
         mkdir "$DIR/big"
         (cd "$DIR/big" && seq -f 'e%06g' 0 99999 | xargs touch) || fail "cannot make 100000 entries"
-        CMD_TIMEOUT=50 ok --json files ls data big
+        ok --json files ls data big
         # Each name exactly once, nothing else (one jq run: it is slow on 5 MB).
         jq -r '.[].name' "$T/.out" | sort >"$T/listed" || fail "files ls printed no JSON array"
         seq -f 'e%06g' 0 99999 >"$T/expected"
