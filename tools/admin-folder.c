@@ -180,10 +180,9 @@ static int run_create(struct admin_ctx *ctx, const struct admin_command *cmd,
                 case OPT_CLONEABLE: spec.cloneable = true; break;
                 default:
                         r = admin_common_option(ctx, cmd, c, argv);
-                        if (r == ADMIN_CONTINUE)
-                                r = 0;
-                        else if (r == 0)
-                                return 0;
+                        if (r != ADMIN_CONTINUE)
+                                return r; /* 0 after --help */
+                        r = 0;
                 }
                 if (r)
                         return r;
@@ -405,10 +404,9 @@ static int run_set(struct admin_ctx *ctx, const struct admin_command *cmd,
                         break;
                 default:
                         r = admin_common_option(ctx, cmd, c, argv);
-                        if (r == ADMIN_CONTINUE)
-                                r = 0;
-                        else if (r == 0)
-                                return 0;
+                        if (r != ADMIN_CONTINUE)
+                                return r; /* 0 after --help */
+                        r = 0;
                 }
                 if (r)
                         return r;

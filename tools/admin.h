@@ -120,7 +120,11 @@ int admin_parse_size(const struct admin_command *cmd, const char *what,
 /* This machine's host name, as sessions record it. */
 int admin_hostname(char *buf, size_t size);
 
-/* Output of objects shared by several modules. */
+/*
+ * Folders and sessions as JSON objects (the SPEC section 6 fields; with
+ * effective, a folder's "permission" is f->effective), and printed alone:
+ * a JSON object with --json, else a one-row table.
+ */
 void admin_json_folder(struct json *j, const struct cat_folder *f,
                        bool effective);
 void admin_print_folder(struct admin_ctx *ctx, const struct cat_folder *f);
