@@ -4,11 +4,13 @@
 # A test script sources this file, defines its test cases as functions named
 # like sentences of behaviour (`name() {` at the start of a line; helpers that
 # are not cases start with an underscore) and ends with `run_tests NAME`.
-# Each case runs in its own subshell with a fresh temporary directory $T
-# holding the catalog $CAT and a storage host root $ROOT; the directory is
-# removed after the case and, by trap, when the script is interrupted.  An
-# assertion that fails prints what was expected and what came, then ends the
-# case.  The runner prints "ok N name" / "not ok N name" and a final line
+# Each case runs in its own subshell (and process group, under a watchdog)
+# with a fresh temporary directory $T holding the catalog $CAT, and an empty
+# storage host root $ROOT (the same path in every case of a script, so that
+# `fixture` can hand out copies of a prepared catalog); both are removed after
+# the case and, by trap, when the script is interrupted.  An assertion that
+# fails prints what was expected and what came, then ends the case.  The
+# runner prints "ok N name" / "not ok N name" and a final line
 # "admin-NAME: P passed, F failed", and exits 1 if anything failed.
 #
 # The binary under test is $VFOLDERFS_ADMIN (meson sets it), by default
