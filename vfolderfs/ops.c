@@ -1238,8 +1238,22 @@ static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
         struct fuse_entry_param e;
 
         *err = do_lookup(ctx, dir, name, &e);
-        if (*err)
-                return 0;
+        if (*err == ENOENT)
+                return 0; /* gone since it was listed: skipped */
+        if (*err) {
+                /*
+                 * Listed but not looked up (a folder whose backing directory
+                 * is missing, EMFILE, ...): list the name without attributes
+                 * so that one bad entry does not fail the whole listing; a
+                 * later lookup reports the error for that name alone.
+                 */
+                *err = 0;
+                memset(&e, 0, sizeof(e));
+                e.attr.st_ino = d_ino;
+                e.attr.st_mode = (mode_t)d_type << 12;
+                return fuse_add_direntry_plus(req, buf, rem, name, &e,
+                                              nextoff);
+        }
         size = fuse_add_direntry_plus(req, buf, rem, name, &e, nextoff);
         if (size > rem)
                 forget_entry(ctx, e.ino);
