@@ -350,6 +350,25 @@ static int dispatch(struct admin_ctx *ctx, const struct admin_command *cmd,
 {
         if (!cmd->sub)
                 return cmd->run(ctx, cmd, argc, argv);
+        /* Common options may also come between a group and its command. */
+        while (argc >= 2) {
+                if (!strcmp(argv[1], "--json")) {
+                        ctx->json = true;
+                } else if (!strncmp(argv[1], "--catalog=", 10)) {
+                        ctx->catalog_path = argv[1] + 10;
+                } else if (!strcmp(argv[1], "--catalog")) {
+                        if (argc < 3)
+                                return admin_usage_error("%s: option '--catalog' "
+                                                         "requires an argument", cmd->path);
+                        ctx->catalog_path = argv[2];
+                        argc--;
+                        argv++;
+                } else {
+                        break;
+                }
+                argc--;
+                argv++;
+        }
         if (argc < 2)
                 return admin_usage_error("%s: missing command", cmd->path);
         if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
