@@ -85,12 +85,12 @@ test)
         install_deps
         rc=0
         meson_build build -Dwerror=true
-        run_suites build "tests" || rc=1
+        run_suites build "plain" || rc=1
         meson_build build-asan -Dwerror=true -Db_sanitize=address,undefined \
                 -Db_lundef=false -Dbuildtype=debug
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                run_suites build-asan "sanitized tests" || rc=1
+                run_suites build-asan "sanitized" || rc=1
         exit $rc ;;
 -h|--help)
         usage ;;
