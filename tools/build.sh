@@ -24,7 +24,7 @@ cd "$top"
 
 packages=(meson ninja-build gcc pkg-config libfuse3-dev fuse3 libsqlite3-dev
           sqlite3 uuid-dev libcmocka-dev util-linux mount jq python3 man-db
-          bindfs mergerfs fio)
+          bindfs mergerfs fio systemd)
 
 install_deps() {
         local missing=() p
