@@ -7,7 +7,9 @@
  * the multi-threaded loop; on unmount or SIGTERM/SIGINT end the session
  * (scratch removed, folder data never touched).  Without -f the daemon forks
  * before touching the catalog, so the recorded pid is the daemon's own, and
- * the parent exits only once the mount is live (0) or has failed (1).
+ * the parent exits only once the mount is live (0) or has failed (1); live
+ * includes the bind mounts of folders whose target is outside the mount
+ * point (targets.c), made while the loop runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "targets.h"
 #include "vfolderfs.h"
 
 #ifndef VFOLDERFS_VERSION
@@ -227,6 +230,15 @@ static void detach(int report_fd)
         close(report_fd);
 }
 
+/* targets_start()'s ready callback: arg is &report_fd. */
+static void mounted_ready(void *arg)
+{
+        int *report_fd = arg;
+
+        detach(*report_fd);
+        *report_fd = -1;
+}
+
 /* Raise the soft descriptor limit to the hard one; returns the result. */
 static size_t raise_nofile(void)
 {
@@ -279,11 +291,6 @@ static void warn_folders(const struct view *view)
         for (size_t i = 0; i < view->n_folders; i++) {
                 const struct view_folder *f = &view->folders[i];
 
-                if (f->node < 0)
-                        fprintf(stderr,
-                                "vfolderfs: warning: folder '%s': target '%s' is outside " CAT_HOME
-                                " and is not mounted (not supported yet)\n",
-                                f->name, f->target);
                 if (f->backing_errno)
                         fprintf(stderr,
                                 "vfolderfs: warning: folder '%s': backing directory '%s': %s\n",
@@ -303,6 +310,7 @@ int main(int argc, char *argv[])
         struct fuse_loop_config *loop_config = NULL;
         struct fuse_session *se = NULL;
         struct vfs_ctx ctx = { 0 };
+        struct targets *targets = NULL;
         struct cat_session *session = NULL;
         struct cat_mount *mounts = NULL;
         size_t n_mounts = 0;
@@ -507,8 +515,16 @@ int main(int argc, char *argv[])
                 goto out_end;
         }
         mounted = true;
-        detach(report_fd);
-        report_fd = -1;
+        /*
+         * The bind mounts of outside targets need the loop to answer their
+         * lookups: a thread makes them, then detaches (mounted_ready).
+         */
+        r = targets_start(se, ctx.view, mountpoint, mounted_ready,
+                          &report_fd, &targets);
+        if (r < 0) {
+                fail("cannot mount folders", NULL, strerror(-r));
+                goto out_end;
+        }
 
         if (cmd.singlethread) {
                 r = fuse_session_loop(se);
@@ -537,6 +553,10 @@ int main(int argc, char *argv[])
         if (r < 0)
                 fuse_log(FUSE_LOG_ERR, "vfolderfs: session loop failed: %s\n",
                          strerror(-r));
+        /* The thread is joined: report_fd is ours again (or -1). */
+        if (targets_stop(targets, se))
+                ret = 1;
+        targets = NULL;
 
 out_end:
         if (se) {

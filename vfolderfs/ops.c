@@ -297,6 +297,10 @@ static int lookup_at(struct vfs_ctx *ctx, struct inode *parent, int pfd,
         if (vd >= 0 && !is_dot_or_dotdot(name)) {
                 int node = view_child(ctx->view, vd, name);
 
+                /* an outside folder's hidden entry, the source of its bind */
+                if (node < 0 && vd == VIEW_ROOT)
+                        node = view_hidden(ctx->view, name);
+
                 if (node >= 0) {
                         const struct view_node *vn = &ctx->view->nodes[node];
 

@@ -4,7 +4,7 @@
  * permission table of SPEC section 3 as view_check_permission() answers it,
  * and the layout view_build() makes from a session's mounts (folders under
  * /home/work at their relative paths, intermediate scratch directories made
- * for real, targets outside /home/work recorded but not placed, bad layouts
+ * for real, targets outside /home/work recorded with a hidden node, bad layouts
  * refused).  The FUSE side is covered by tests/integration.
  */
 #include <errno.h>
@@ -195,6 +195,31 @@ static void folders_appear_at_their_path_under_home(void **state)
         assert_int_equal(v->n_folders, 4);
         assert_int_equal(v->folders[3].node, -1);
         assert_int_equal(view_child(v, VIEW_ROOT, "workspace"), -1);
+        /* ... but reachable, by its hidden name only, as the bind source */
+        {
+                int h = v->folders[3].hidden_node;
+
+                assert_true(h > 0);
+                assert_int_equal(v->nodes[h].kind, VIEW_NODE_FOLDER);
+                assert_int_equal(v->nodes[h].folder, 3);
+                assert_int_equal(v->nodes[h].parent, VIEW_ROOT);
+                assert_string_equal(v->nodes[h].name,
+                                    VIEW_TARGET_PREFIX "3");
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX "3"), h);
+                assert_int_equal(view_child(v, VIEW_ROOT,
+                                            VIEW_TARGET_PREFIX "3"), -1);
+                for (int n = v->nodes[VIEW_ROOT].first_child; n >= 0;
+                     n = v->nodes[n].next_sibling)
+                        assert_int_not_equal(n, h);
+                /* folders under the mount have no hidden entry */
+                assert_int_equal(v->folders[0].hidden_node, -1);
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX "0"), -1);
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX "03"), -1);
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX "4"), -1);
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX), -1);
+                assert_int_equal(view_hidden(v, VIEW_TARGET_PREFIX "3x"), -1);
+                assert_int_equal(view_hidden(v, "workspace"), -1);
+        }
         /* no entry for a folder's own name when it has an alias */
         assert_int_equal(view_child(v, VIEW_ROOT, "proj"), -1);
         assert_int_equal(view_child(v, VIEW_ROOT, "b"), -1);

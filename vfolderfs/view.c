@@ -39,6 +39,27 @@ int view_child(const struct view *view, int parent, const char *name)
         return -1;
 }
 
+int view_hidden(const struct view *view, const char *name)
+{
+        size_t plen = strlen(VIEW_TARGET_PREFIX);
+        unsigned long i = 0;
+        const char *p;
+
+        if (strncmp(name, VIEW_TARGET_PREFIX, plen) != 0)
+                return -1;
+        p = name + plen;
+        if (*p < '0' || *p > '9' || (*p == '0' && p[1] != '\0'))
+                return -1;
+        for (; *p; p++) {
+                if (*p < '0' || *p > '9' || i >= view->n_folders)
+                        return -1;
+                i = i * 10 + (unsigned long)(*p - '0');
+        }
+        if (i >= view->n_folders)
+                return -1;
+        return view->folders[i].hidden_node;
+}
+
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op)
 {
@@ -104,6 +125,8 @@ static int hash_grow(struct view *view, size_t nb)
                 const struct view_node *node = &view->nodes[i];
                 size_t b = name_hash(node->parent, node->name) & (nb - 1);
 
+                if (node->hidden)
+                        continue;
                 view->hnext[i] = buckets[b];
                 buckets[b] = (int)i;
         }
@@ -325,6 +348,7 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
 
                 view->n_folders = i + 1;
                 f->node = -1;
+                f->hidden_node = -1;
                 f->name = strdup(mounts[i].folder_name);
                 f->target = strdup(mounts[i].target);
                 f->backing_path = strdup(mounts[i].backing_path ?
@@ -341,8 +365,22 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                         f->backing_errno = ENOTDIR;
                 else
                         f->backing_ino = bst.st_ino;
-                if (!cat_target_in_home(f->target))
+                if (!cat_target_in_home(f->target)) {
+                        char name[sizeof(VIEW_TARGET_PREFIX) + 24];
+                        int len = snprintf(name, sizeof(name), "%s%zu",
+                                           VIEW_TARGET_PREFIX, i);
+
+                        /* parent -1: linked in no list and no hash */
+                        r = node_add(view, &cap, name, (size_t)len,
+                                     VIEW_NODE_FOLDER, -1);
+                        if (r < 0)
+                                goto fail;
+                        view->nodes[r].parent = VIEW_ROOT;
+                        view->nodes[r].hidden = true;
+                        view->nodes[r].folder = (int)i;
+                        f->hidden_node = r;
                         continue;
+                }
                 r = place_folder(view, &cap, scratch_fd, i, chown_uid,
                                  chown_gid, reterr);
                 if (r < 0)

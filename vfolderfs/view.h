@@ -24,6 +24,8 @@
 #define VIEW_SCRATCH (-1)
 /* View node index of the mount root. */
 #define VIEW_ROOT 0
+/* Name in the mount root of the hidden entry of an outside folder. */
+#define VIEW_TARGET_PREFIX ".vfolderfs-target-"
 
 enum view_op {
         VIEW_OP_READ,   /* read, stat, readdir, readlink, getxattr, listxattr */
@@ -40,6 +42,11 @@ struct view_folder {
         enum cat_perm perm;
         int64_t quota_bytes;
         int node;           /* its view node, or -1 when not under the mount */
+        int hidden_node;    /* target outside the mount: a folder node under
+                             * the root named VIEW_TARGET_PREFIX<index>,
+                             * found only by view_hidden(), never listed
+                             * (the daemon bind-mounts it onto the target);
+                             * -1 otherwise */
         ino_t backing_ino;  /* st_ino of the backing directory at start, 0 if
                              * it could not be stat'ed (backing_errno set) */
         int backing_errno;
@@ -57,6 +64,8 @@ struct view_node {
         int first_child;   /* node index or -1 */
         int next_sibling;  /* node index or -1 */
         int folder;        /* VIEW_NODE_FOLDER: folder index */
+        bool hidden;       /* an outside folder's hidden node: in no child
+                            * list and no name hash */
         dev_t dev;         /* VIEW_NODE_DIR: identity of the scratch dir */
         ino_t ino;
 };
@@ -79,7 +88,9 @@ struct view {
  * CAT_HOME; the intermediate directories are created in scratch (relative
  * to scratch_fd, an O_PATH fd of the scratch directory, never following
  * symlinks) with mode 0755 and, when chown_uid is not (uid_t)-1, chowned to
- * chown_uid:chown_gid.  Folders outside CAT_HOME are recorded with node -1.
+ * chown_uid:chown_gid.  Folders outside CAT_HOME are recorded with node -1
+ * and a hidden_node: a folder node whose parent is the root but which is in
+ * no child list and no name hash, so view_child() and readdir never see it.
  * Each backing directory is stat'ed once (backing_ino / backing_errno).
  * Returns 0, or a negative errno with a reason in *reterr.
  */
@@ -92,6 +103,12 @@ void view_free(struct view *view);
  * The node named name inside directory node parent, or -1.  Thread-safe.
  */
 int view_child(const struct view *view, int parent, const char *name);
+
+/*
+ * The hidden node of an outside folder named name (VIEW_TARGET_PREFIX and
+ * the folder index in decimal) in the root, or -1.  Thread-safe.
+ */
+int view_hidden(const struct view *view, const char *name);
 
 /*
  * Whether operation op is allowed in folder (a folder index or
