@@ -2,6 +2,7 @@
 /*
  * main.c - the vfolderfs daemon's command line, start and teardown: parse
  * the options (ours with fuse_opt_parse, libfuse's with fuse_parse_cmdline),
+ * fill in what they leave unset from the configuration file (config.c),
  * start the session in the catalog (which creates the scratch directory and
  * returns the mounts), build the view, mount with the low-level API and run
  * the multi-threaded loop; on unmount or SIGTERM/SIGINT end the session
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "config.h"
 #include "targets.h"
 #include "vfolderfs.h"
 
@@ -34,6 +36,7 @@
 #endif
 
 struct options {
+        char *config;
         char *catalog;
         char *scratch;
         int rw_can_delete;
@@ -52,6 +55,7 @@ enum {
 
 #define OPT(t, p, v) { t, offsetof(struct options, p), v }
 static const struct fuse_opt option_spec[] = {
+        OPT("config=%s", config, 0),
         OPT("catalog=%s", catalog, 0),
         OPT("scratch=%s", scratch, 0),
         OPT("rw_can_delete", rw_can_delete, 1),
@@ -105,9 +109,14 @@ static void show_help(const char *argv0)
                "or session:ID.\n"
                "\n"
                "vfolderfs options:\n"
+               "    -o config=PATH         configuration file (default "
+               "$VFOLDERFS_CONFIG, else\n"
+               "                           " CONFIG_DEFAULT_PATH "; "
+               "see vfolderfs.conf(5))\n"
                "    -o catalog=PATH        catalog file (default "
-               "$VFOLDERFS_CATALOG, else\n"
-               "                           " CAT_DEFAULT_PATH ")\n"
+               "$VFOLDERFS_CATALOG, else the\n"
+               "                           configuration file's, else "
+               CAT_DEFAULT_PATH ")\n"
                "    -o scratch=DIR         where session scratch directories "
                "live (default:\n"
                "                           scratch/ beside the catalog "
@@ -118,6 +127,9 @@ static void show_help(const char *argv0)
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
                "storage host\n"
+               "    scratch, rw_can_delete, storage_uid and storage_gid also "
+               "default to the\n"
+               "    configuration file's values; the options above win.\n"
                "\n"
                "FUSE options:\n",
                argv0);
@@ -315,6 +327,7 @@ int main(int argc, char *argv[])
         struct cat_mount *mounts = NULL;
         size_t n_mounts = 0;
         cat_catalog *cat = NULL;
+        struct vf_config conf;
         char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
         char *fsname_opt = NULL, *err = NULL;
         char hostname[HOST_NAME_MAX + 1];
@@ -324,6 +337,7 @@ int main(int argc, char *argv[])
         bool mounted = false, signals_set = false;
 
         ctx.root.fd = -1;
+        config_init(&conf);
         if (fuse_opt_parse(&args, &opts, option_spec, option_proc) < 0) {
                 fprintf(stderr, "Try 'vfolderfs --help'\n");
                 ret = 2;
@@ -392,16 +406,48 @@ int main(int argc, char *argv[])
                         goto out;
                 }
         }
+        /*
+         * The configuration file: -o config=PATH, else $VFOLDERFS_CONFIG
+         * (both must exist), else CONFIG_DEFAULT_PATH (may be absent).  The
+         * command line wins over it, key by key.
+         */
+        {
+                const char *cpath = opts.config;
+                bool explicit = true;
+
+                if (!cpath || !*cpath)
+                        cpath = getenv("VFOLDERFS_CONFIG");
+                if (!cpath || !*cpath) {
+                        cpath = CONFIG_DEFAULT_PATH;
+                        explicit = false;
+                }
+                r = config_parse_file(cpath, explicit, &conf, &err);
+                if (r < 0) {
+                        fprintf(stderr, "vfolderfs: %s\n",
+                                err ? err : strerror(-r));
+                        goto out;
+                }
+        }
+        if (!opts.rw_can_delete && conf.rw_can_delete > 0)
+                opts.rw_can_delete = 1;
+        if (opts.storage_uid == (unsigned int)-1 && conf.has_storage_uid)
+                opts.storage_uid = conf.storage_uid;
+        if (opts.storage_gid == (unsigned int)-1 && conf.has_storage_gid)
+                opts.storage_gid = conf.storage_gid;
+        /* catalog: -o catalog > $VFOLDERFS_CATALOG > file > built-in */
         if (opts.catalog)
                 catalog_path = absolute_path(opts.catalog);
         else if (getenv("VFOLDERFS_CATALOG") && *getenv("VFOLDERFS_CATALOG"))
                 catalog_path = absolute_path(getenv("VFOLDERFS_CATALOG"));
+        else if (conf.catalog)
+                catalog_path = absolute_path(conf.catalog);
         else
                 catalog_path = strdup(CAT_DEFAULT_PATH);
         if (!catalog_path)
                 goto out_nomem;
         scratch_root = opts.scratch ? absolute_path(opts.scratch)
-                                    : default_scratch(catalog_path);
+                       : conf.scratch ? absolute_path(conf.scratch)
+                                      : default_scratch(catalog_path);
         if (!scratch_root)
                 goto out_nomem;
         if (gethostname(hostname, sizeof(hostname)) < 0) {
@@ -600,6 +646,8 @@ out:
         free(scratch_root);
         free(mountpoint);
         free(cmd.mountpoint);
+        config_free(&conf);
+        free(opts.config);
         free(opts.catalog);
         free(opts.scratch);
         free(opts.source);
