@@ -139,7 +139,7 @@ meson_install_stages_only_the_expected_files() {
                 return 1
         fi
         want=$(printf '%s\n' "$BINDIR/vfolderfs" "$SBINDIR/vfolderfs-admin" \
-                "$MANDIR/man8/vfolderfs.8" "$MANDIR/man8/vfolderfs-admin.8" \
+                "$MANDIR/man8/vfolderfs.8" "$MANDIR/man8/vfolderfs-admin.8" "$MANDIR/man5/vfolderfs.conf.5" \
                 "$UNITDIR/home-work.mount" "$UNITDIR/vfolderfs@.service" | sort)
         got=$(cd "$STAGE" && find . ! -type d | sed 's|^\.||' | sort)
         assert_eq "$(tr '\n' ' ' <<<"$want")" "$(tr '\n' ' ' <<<"$got")" "the staged files" &&
