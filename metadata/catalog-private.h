@@ -82,6 +82,20 @@ int cat_sql_err(cat_catalog *cat, char **reterr, int rc, const char *what);
 int cat_oom(char **reterr);
 
 /* catalog.c: statements and transactions. */
+
+/*
+ * Step stmt to its end, filling a malloc'd array of elements of elem_size
+ * bytes with read_row(stmt, element) (0, or < 0 when out of memory).  Always
+ * finalizes stmt.  On failure the rows read so far are released with
+ * free_rows and *ret_elems / *ret_n are untouched; what names the rows in the
+ * error ("cannot read folders").
+ */
+typedef int (*cat_row_reader)(sqlite3_stmt *stmt, void *ret_elem);
+typedef void (*cat_rows_free)(void *elems, size_t n);
+int cat_collect_rows(cat_catalog *cat, sqlite3_stmt *stmt, size_t elem_size,
+                     cat_row_reader read_row, cat_rows_free free_rows,
+                     const char *what, void **ret_elems, size_t *ret_n,
+                     char **reterr);
 int cat_prepare(cat_catalog *cat, const char *sql, sqlite3_stmt **ret_stmt,
                 char **reterr);
 int cat_exec(cat_catalog *cat, const char *sql, char **reterr);

@@ -262,6 +262,45 @@ int cat_oom(char **reterr)
         return cat_err(reterr, -ENOMEM, "out of memory");
 }
 
+int cat_collect_rows(cat_catalog *cat, sqlite3_stmt *stmt, size_t elem_size,
+                     cat_row_reader read_row, cat_rows_free free_rows,
+                     const char *what, void **ret_elems, size_t *ret_n,
+                     char **reterr)
+{
+        char *v = NULL;
+        size_t n = 0, cap = 0;
+        int r, rc;
+
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 16;
+                        char *nv = realloc(v, ncap * elem_size);
+
+                        if (!nv)
+                                goto oom;
+                        v = nv;
+                        cap = ncap;
+                }
+                if (read_row(stmt, v + n * elem_size) < 0)
+                        goto oom;
+                n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = cat_sql_err(cat, reterr, rc, what);
+                goto fail;
+        }
+        sqlite3_finalize(stmt);
+        *ret_elems = v;
+        *ret_n = n;
+        return 0;
+oom:
+        r = cat_oom(reterr);
+fail:
+        sqlite3_finalize(stmt);
+        free_rows(v, n);
+        return r;
+}
+
 int cat_sql_err(cat_catalog *cat, char **reterr, int rc, const char *what)
 {
         int r = cat_errno_from_sqlite(rc, sqlite3_system_errno(cat->db));

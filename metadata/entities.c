@@ -151,41 +151,33 @@ void cat_host_list_free(struct cat_host *hosts, size_t n)
         free(hosts);
 }
 
+/* cat_collect_rows() callbacks. */
+static int host_row(sqlite3_stmt *stmt, void *ret_elem)
+{
+        return host_from_row(stmt, ret_elem);
+}
+
+static void hosts_free(void *elems, size_t n)
+{
+        cat_host_list_free(elems, n);
+}
+
 int cat_host_list(cat_catalog *cat, struct cat_host **ret_hosts, size_t *ret_n,
                   char **reterr)
 {
         sqlite3_stmt *stmt;
-        struct cat_host *v = NULL;
-        size_t n = 0;
-        int r, rc;
+        void *v;
+        int r;
 
         r = cat_prepare(cat, "SELECT name, root FROM hosts ORDER BY name",
                         &stmt, reterr);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                struct cat_host *nv = realloc(v, (n + 1) * sizeof(*v));
-
-                if (!nv)
-                        goto oom;
-                v = nv;
-                if (host_from_row(stmt, &v[n]) < 0)
-                        goto oom;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = cat_sql_err(cat, reterr, rc, "cannot read hosts");
-                goto fail;
-        }
-        sqlite3_finalize(stmt);
-        *ret_hosts = v;
-        *ret_n = n;
-        return 0;
-oom:
-        r = cat_oom(reterr);
-fail:
-        sqlite3_finalize(stmt);
-        cat_host_list_free(v, n);
+        r = cat_collect_rows(cat, stmt, sizeof(struct cat_host), host_row,
+                             hosts_free, "cannot read hosts", &v, ret_n,
+                             reterr);
+        if (r == 0)
+                *ret_hosts = v;
         return r;
 }
 
@@ -369,41 +361,33 @@ void cat_user_list_free(struct cat_user *users, size_t n)
         free(users);
 }
 
+/* cat_collect_rows() callbacks. */
+static int user_row(sqlite3_stmt *stmt, void *ret_elem)
+{
+        return user_from_row(stmt, ret_elem);
+}
+
+static void users_free(void *elems, size_t n)
+{
+        cat_user_list_free(elems, n);
+}
+
 int cat_user_list(cat_catalog *cat, struct cat_user **ret_users, size_t *ret_n,
                   char **reterr)
 {
         sqlite3_stmt *stmt;
-        struct cat_user *v = NULL;
-        size_t n = 0;
-        int r, rc;
+        void *v;
+        int r;
 
         r = cat_prepare(cat, "SELECT id, name, uid, gid FROM users"
                         " ORDER BY name", &stmt, reterr);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                struct cat_user *nv = realloc(v, (n + 1) * sizeof(*v));
-
-                if (!nv)
-                        goto oom;
-                v = nv;
-                if (user_from_row(stmt, &v[n]) < 0)
-                        goto oom;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = cat_sql_err(cat, reterr, rc, "cannot read users");
-                goto fail;
-        }
-        sqlite3_finalize(stmt);
-        *ret_users = v;
-        *ret_n = n;
-        return 0;
-oom:
-        r = cat_oom(reterr);
-fail:
-        sqlite3_finalize(stmt);
-        cat_user_list_free(v, n);
+        r = cat_collect_rows(cat, stmt, sizeof(struct cat_user), user_row,
+                             users_free, "cannot read users", &v, ret_n,
+                             reterr);
+        if (r == 0)
+                *ret_users = v;
         return r;
 }
 

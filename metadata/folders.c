@@ -202,47 +202,35 @@ int cat_folder_resolve(cat_catalog *cat, const char *ref, const char *user,
         return 0;
 }
 
+/* cat_collect_rows() callbacks. */
+static int folder_row(sqlite3_stmt *stmt, void *ret_elem)
+{
+        return cat_folder_from_row(stmt, 0, ret_elem);
+}
+
+static void folders_free(void *elems, size_t n)
+{
+        cat_folder_list_free(elems, n);
+}
+
 static int folder_list_query(cat_catalog *cat, const char *sql,
                              const char *arg, struct cat_folder **ret_folders,
                              size_t *ret_n, char **reterr)
 {
         sqlite3_stmt *stmt;
-        struct cat_folder *v = NULL;
-        size_t n = 0, cap = 0;
-        int r, rc;
+        void *v;
+        int r;
 
         r = cat_prepare(cat, sql, &stmt, reterr);
         if (r < 0)
                 return r;
         if (arg)
                 sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                if (n == cap) {
-                        size_t ncap = cap ? cap * 2 : 16;
-                        struct cat_folder *nv = realloc(v, ncap * sizeof(*v));
-
-                        if (!nv)
-                                goto oom;
-                        v = nv;
-                        cap = ncap;
-                }
-                if (cat_folder_from_row(stmt, 0, &v[n]) < 0)
-                        goto oom;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = cat_sql_err(cat, reterr, rc, "cannot read folders");
-                goto fail;
-        }
-        sqlite3_finalize(stmt);
-        *ret_folders = v;
-        *ret_n = n;
-        return 0;
-oom:
-        r = cat_oom(reterr);
-fail:
-        sqlite3_finalize(stmt);
-        cat_folder_list_free(v, n);
+        r = cat_collect_rows(cat, stmt, sizeof(struct cat_folder), folder_row,
+                             folders_free, "cannot read folders", &v, ret_n,
+                             reterr);
+        if (r == 0)
+                *ret_folders = v;
         return r;
 }
 

@@ -176,14 +176,24 @@ int cat_session_get(cat_catalog *cat, const char *id,
         return 0;
 }
 
+/* cat_collect_rows() callbacks. */
+static int session_row(sqlite3_stmt *stmt, void *ret_elem)
+{
+        return session_from_row(stmt, ret_elem);
+}
+
+static void sessions_free(void *elems, size_t n)
+{
+        cat_session_list_free(elems, n);
+}
+
 int cat_session_list(cat_catalog *cat, bool all,
                      struct cat_session **ret_sessions, size_t *ret_n,
                      char **reterr)
 {
         sqlite3_stmt *stmt;
-        struct cat_session *v = NULL;
-        size_t n = 0;
-        int r, rc;
+        void *v;
+        int r;
 
         r = cat_prepare(cat, all ? "SELECT " SESSION_COLUMNS
                                    " ORDER BY s.started_at, s.id"
@@ -193,29 +203,11 @@ int cat_session_list(cat_catalog *cat, bool all,
                         &stmt, reterr);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                struct cat_session *nv = realloc(v, (n + 1) * sizeof(*v));
-
-                if (!nv)
-                        goto oom;
-                v = nv;
-                if (session_from_row(stmt, &v[n]) < 0)
-                        goto oom;
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = cat_sql_err(cat, reterr, rc, "cannot read sessions");
-                goto fail;
-        }
-        sqlite3_finalize(stmt);
-        *ret_sessions = v;
-        *ret_n = n;
-        return 0;
-oom:
-        r = cat_oom(reterr);
-fail:
-        sqlite3_finalize(stmt);
-        cat_session_list_free(v, n);
+        r = cat_collect_rows(cat, stmt, sizeof(struct cat_session),
+                             session_row, sessions_free,
+                             "cannot read sessions", &v, ret_n, reterr);
+        if (r == 0)
+                *ret_sessions = v;
         return r;
 }
 
