@@ -143,8 +143,8 @@ static const char *const schema_steps[CAT_SCHEMA_VERSION] = {
         " unmounted_at INTEGER,"
         " PRIMARY KEY (session_id, folder_id));",
         /* 1 -> 2 */
-        "ALTER TABLE mounts ADD COLUMN requested TEXT NOT NULL DEFAULT 'none';"
-        "CREATE INDEX mounts_by_folder ON mounts(folder_id);",
+        ("ALTER TABLE mounts ADD COLUMN requested TEXT NOT NULL DEFAULT 'none';"
+         "CREATE INDEX mounts_by_folder ON mounts(folder_id);"),
         /* 2 -> 3 */
         "ALTER TABLE sessions ADD COLUMN pid_identity TEXT;",
 };
