@@ -2,10 +2,15 @@
 /*
  * race.c - the two halves of the symlink-swap race of tests/hardening/race.sh.
  *
- *   harden-race swap SECONDS A1 B1 [A2 B2 ...]
- *      Exchanges each pair of names with renameat2(RENAME_EXCHANGE), pair
- *      after pair, for SECONDS (a decimal fraction is fine) or until SIGUSR1;
- *      prints "swaps N".  Run as root on the backing directory (another node
+ *   harden-race swap SECONDS PAUSE_US A1 B1 [A2 B2 ...]
+ *      For SECONDS (a decimal fraction is fine) or until SIGUSR1, pair after
+ *      pair: exchanges the two names with renameat2(RENAME_EXCHANGE), sleeps
+ *      a pseudo-random 0..PAUSE_US/8 microseconds, exchanges them back and
+ *      sleeps 0..PAUSE_US (0: never sleeps).  So A is mostly the real thing
+ *      (the kernel in the session looks it up as such) and is a symlink in
+ *      short windows of varying length, which is when the daemon gets calls
+ *      for the real directory or file while its name points out.  Prints
+ *      "swaps N".  Run as root on the backing directory (another node
  *      sharing the storage) or as the session user through the mount.
  *
  *   harden-race work SECONDS THREADS DIR FILE MARKER [MAXITER]
@@ -56,7 +61,9 @@ static const char *const op_names[OP_COUNT] = {
         "truncate-file", "chmod-file",
 };
 
+#define MAX_ERRNO 134
 static atomic_ulong n_ok[OP_COUNT], n_fail[OP_COUNT];
+static atomic_ulong n_errno[OP_COUNT][MAX_ERRNO];
 static atomic_ulong n_leaks, n_rounds;
 static volatile sig_atomic_t stop;
 
@@ -80,8 +87,11 @@ static void on_usr1(int sig)
 
 static void count(enum op op, int r)
 {
-        if (r < 0)
+        if (r < 0) {
                 atomic_fetch_add(&n_fail[op], 1);
+                if (errno > 0 && errno < MAX_ERRNO)
+                        atomic_fetch_add(&n_errno[op][errno], 1);
+        }
         else
                 atomic_fetch_add(&n_ok[op], 1);
 }
@@ -204,33 +214,49 @@ static int parse_seconds(const char *s, double *ret)
 
 static int usage(void)
 {
-        fputs("usage: harden-race swap SECONDS A1 B1 [A2 B2 ...]\n"
+        fputs("usage: harden-race swap SECONDS PAUSE_US A1 B1 [A2 B2 ...]\n"
               "       harden-race work SECONDS THREADS DIR FILE MARKER [MAXITER]\n",
               stderr);
         return 2;
 }
 
+static void swap_pair(const char *a, const char *b, unsigned long *swaps,
+                      unsigned long *errors)
+{
+        if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0) {
+                if ((*errors)++ < 3)
+                        fprintf(stderr, "swap %s %s: %s\n", a, b, strerror(errno));
+        } else {
+                (*swaps)++;
+        }
+}
+
 static int do_swap(int argc, char **argv)
 {
         double seconds, end;
-        unsigned long swaps = 0, errors = 0;
+        unsigned long swaps = 0, errors = 0, pause_us;
+        unsigned int seed = (unsigned int)getpid();
         struct sigaction sa = { .sa_handler = on_usr1 };
+        char *e;
 
-        if (argc < 4 || argc % 2 != 0 || parse_seconds(argv[1], &seconds) < 0)
+        if (argc < 5 || argc % 2 != 1 || parse_seconds(argv[1], &seconds) < 0)
+                return usage();
+        pause_us = strtoul(argv[2], &e, 10);
+        if (*e || e == argv[2])
                 return usage();
         sigemptyset(&sa.sa_mask);
         sigaction(SIGUSR1, &sa, NULL);
         end = now() + seconds;
         while (!stop && now() < end) {
-                for (int i = 2; i + 1 < argc; i += 2) {
-                        if (renameat2(AT_FDCWD, argv[i], AT_FDCWD, argv[i + 1],
-                                      RENAME_EXCHANGE) < 0) {
-                                if (errors++ < 3)
-                                        fprintf(stderr, "swap %s %s: %s\n", argv[i],
-                                                argv[i + 1], strerror(errno));
-                        } else {
-                                swaps++;
-                        }
+                for (int i = 3; i + 1 < argc; i += 2) {
+                        /* out: the link at the worked-on name, briefly */
+                        swap_pair(argv[i], argv[i + 1], &swaps, &errors);
+                        if (pause_us)
+                                usleep((useconds_t)(rand_r(&seed) % (pause_us / 8 + 1)));
+                        /* back: the real thing, for longer */
+                        swap_pair(argv[i], argv[i + 1], &swaps, &errors);
+                        if (pause_us)
+                                usleep((useconds_t)(rand_r(&seed) % (pause_us + 1)));
                 }
         }
         printf("swaps %lu\nswap-errors %lu\n", swaps, errors);
@@ -276,8 +302,13 @@ static int do_work(int argc, char **argv)
 
         unsigned long calls = 0;
         for (int i = 0; i < OP_COUNT; i++) {
-                printf("%-18s ok %lu fail %lu\n", op_names[i],
+                printf("%-18s ok %lu fail %lu", op_names[i],
                        atomic_load(&n_ok[i]), atomic_load(&n_fail[i]));
+                for (int e = 1; e < MAX_ERRNO; e++)
+                        if (atomic_load(&n_errno[i][e]))
+                                printf(" %s:%lu", strerrorname_np(e),
+                                       atomic_load(&n_errno[i][e]));
+                putchar('\n');
                 calls += atomic_load(&n_ok[i]) + atomic_load(&n_fail[i]);
         }
         printf("rounds %lu\ncalls %lu\nleaks %lu\n", atomic_load(&n_rounds),
