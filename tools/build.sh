@@ -6,7 +6,9 @@
 # meson, and then either runs the main job (the guide's scenario on a real
 # mount, `demo`) or every test suite (`test`), the latter twice: once in a
 # plain -Werror build and once under AddressSanitizer and
-# UndefinedBehaviorSanitizer.  .ci/run calls `tools/build.sh test`.
+# UndefinedBehaviorSanitizer, followed by a clang build that runs the
+# libFuzzer targets for a bounded time.  .ci/run calls `tools/build.sh test`.
+# `bench` runs the benchmark against native, bindfs and mergerfs.
 set -euo pipefail
 
 usage() {
@@ -15,7 +17,11 @@ Usage: tools/build.sh COMMAND
   deps    install the Debian packages that are missing
   build   deps, then build into build/
   demo    build, then run the guide's scenario on a real mount (tools/demo.sh)
-  test    build, run every test suite; then again under ASan/UBSan
+  test    build, run every test suite; then again under ASan/UBSan; then
+          build with clang and run the libFuzzer targets for a bounded time
+  bench   build, then run the benchmark (tests/bench/bench.sh) against the
+          native filesystem, bindfs and mergerfs; BENCH_SCALE=1 also runs
+          the scale probes (tests/bench/scale.sh)
 USAGE
 }
 
@@ -24,7 +30,7 @@ cd "$top"
 
 packages=(meson ninja-build gcc pkg-config libfuse3-dev fuse3 libsqlite3-dev
           sqlite3 uuid-dev libcmocka-dev util-linux mount jq python3 man-db
-          bindfs mergerfs fio systemd)
+          bindfs mergerfs fio systemd clang libclang-rt-14-dev)
 
 install_deps() {
         local missing=() p
@@ -49,10 +55,12 @@ meson_build() {
         ninja -C "$dir" >/dev/null
 }
 
-# run_suites DIR LABEL: run every meson test suite in DIR; print a summary.
+# run_suites DIR LABEL [MESON TEST OPTIONS...]: run the meson test suites
+# in DIR (all unless options narrow them); print a summary.
 run_suites() {
         local dir=$1 label=$2 rc=0
-        meson test -C "$dir" --print-errorlogs --num-processes 2 || rc=$?
+        shift 2
+        meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || rc=$?
         python3 - "$dir/meson-logs/testlog.json" "$label" <<'PY'
 import json, sys
 ok = fail = skip = 0
@@ -91,7 +99,17 @@ test)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 run_suites build-asan "sanitized" || rc=1
+        CC=clang meson_build build-fuzz -Dwerror=true -Dbuildtype=debug
+        ASAN_OPTIONS=detect_leaks=1 \
+                run_suites build-fuzz "fuzz" --suite fuzz || rc=1
         exit $rc ;;
+bench)
+        install_deps
+        meson_build build -Dwerror=true
+        "$top/tests/bench/bench.sh" "$top/build"
+        if [ "${BENCH_SCALE:-0}" = 1 ]; then
+                "$top/tests/bench/scale.sh" "$top/build"
+        fi ;;
 -h|--help)
         usage ;;
 *)
