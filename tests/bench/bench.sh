@@ -57,9 +57,10 @@
 # rounds,ratio_to_native) in BENCH_OUT.  A workload that fails on a system is
 # recorded as "fail" (and the run exits 1 at the end).
 #
-# Duration: with the default sizes about 100 s per round on a 2-core VM
-# (5 rounds: ~9 min; BENCH_ROUNDS=3: ~5 min).  BENCH_TINY=1 BENCH_ROUNDS=1:
-# about 15 s.
+# Duration (default sizes, 2-core VM): 2 to 5 minutes per round depending on
+# the load of the machine (BENCH_ROUNDS=3 took 938 s at loadavg 7-12); about
+# half with BENCH_SYSTEMS="native vfolderfs".  BENCH_TINY=1 BENCH_ROUNDS=1:
+# 15-35 s.
 #
 # Everything runs in a private mount namespace (the script re-executes
 # itself under unshare -m); all mounts, daemons and files are removed on
@@ -289,19 +290,27 @@ done
 
 # ---- the header ------------------------------------------------------------
 
-pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+# vf_rev BINARY: the git state of the worktree BINARY was built in (its
+# HEAD, the last commit that changed the daemon or library sources, and
+# whether those have uncommitted changes).
 vf_rev() {
-        local d
-        d=$(dirname "$VFOLDERFS")
-        git -C "$d" log -1 --format='%h %s' 2>/dev/null | cut -c1-70
+        local d head last dirty=
+        d=$(dirname "$1")
+        head=$(git -C "$d" rev-parse --short HEAD 2>/dev/null) || { echo "git: unknown"; return; }
+        last=$(git -C "$d" log -1 --format='%h %s' -- :/vfolderfs :/metadata | cut -c1-60)
+        git -C "$d" diff --quiet HEAD -- :/vfolderfs :/metadata || dirty=" + uncommitted changes"
+        echo "git: HEAD $head $(git -C "$d" branch --show-current); daemon sources at $last$dirty"
 }
+
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+
 {
         echo "# vfolderfs benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo "# machine: kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "# disk: $W on $FSDEV ($FSTYPE); every backing directory is on it"
         echo "# versions: libfuse3 $(pkgver libfuse3-3), bindfs $(pkgver bindfs), mergerfs $(pkgver mergerfs), fio $(pkgver fio), tar $(pkgver tar)"
         if [ $needs_vfolderfs = 1 ]; then
-                echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1); git: $(vf_rev))"
+                echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1)); $(vf_rev "$VFOLDERFS")"
         fi
         for s in $SYSTEMS; do
                 printf '#   %-9s %s\n' "$s" "${OPTS[$s]}"

@@ -126,6 +126,15 @@ else
 fi
 [ -x "$TREEUTIL" ] || die "treeutil '$TREEUTIL' is not an executable"
 
+# vf_rev BINARY: the git state of the worktree BINARY was built in.
+vf_rev() {
+        local d head last dirty=
+        d=$(dirname "$1")
+        head=$(git -C "$d" rev-parse --short HEAD 2>/dev/null) || { echo "git: unknown"; return; }
+        last=$(git -C "$d" log -1 --format='%h %s' -- :/vfolderfs :/metadata | cut -c1-60)
+        git -C "$d" diff --quiet HEAD -- :/vfolderfs :/metadata || dirty=" + uncommitted changes"
+        echo "git: HEAD $head $(git -C "$d" branch --show-current); daemon sources at $last$dirty"
+}
 admin() {
         "$VFOLDERFS_ADMIN" --catalog "$CAT" "$@"
 }
@@ -233,7 +242,7 @@ timed_as_user() {
 {
         echo "# vfolderfs scale probes  $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo "# machine: kernel $(uname -r), $(nproc) cpus, loadavg at start $(cut -d' ' -f1-3 /proc/loadavg); disk $(df --output=source "$W" | tail -n 1) ($FSTYPE)"
-        echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1)); git: $(git -C "$(dirname "$VFOLDERFS")" log -1 --format='%h %s' 2>/dev/null | cut -c1-60)"
+        echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1)); $(vf_rev "$VFOLDERFS")"
         echo "# daemon options: -o allow_other,catalog=...,scratch=... USER MOUNTPOINT; RLIMIT_NOFILE of root here: soft $(ulimit -Sn), hard $(ulimit -Hn)"
         echo "# sizes: folders $FOLDER_SIZES; entries $ENTRY_SIZES; walk $WALK_SIZES; all as uid $UID1, times in s"
 } | tee "$W/header.txt"
