@@ -314,6 +314,10 @@ int cat_sql_err(cat_catalog *cat, char **reterr, int rc, const char *what)
         if (r == -EROFS)
                 return cat_err(reterr, r, "%s: the catalog is read-only",
                                what);
+        /* "disk I/O error" says nothing: name the system's reason. */
+        if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
+             (rc & 0xff) == SQLITE_FULL) && r != -EIO)
+                return cat_err(reterr, r, "%s: %s", what, strerror(-r));
         return cat_err(reterr, r, "%s: %s", what, sqlite3_errmsg(cat->db));
 }
 
@@ -653,6 +657,10 @@ int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
         } else if (S_ISDIR(st.st_mode)) {
                 return cat_err(reterr, -EISDIR, "cannot open '%s': %s", path,
                                strerror(EISDIR));
+        } else if (st.st_size == 0 && !(flags & CAT_OPEN_CREATE)) {
+                /* SQLite would silently make a new catalog in it. */
+                return cat_err(reterr, -EBADMSG, "cannot open '%s': the file "
+                               "is empty, not a vfolderfs catalog", path);
         }
 
         cat = calloc(1, sizeof(*cat));
