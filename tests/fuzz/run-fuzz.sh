@@ -16,7 +16,7 @@ log=$work/last-run.log
 # libFuzzer's own failure status is 77, which meson would count as a skip.
 "$fuzzer" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
         -error_exitcode=1 -timeout_exitcode=1 \
-        -rss_limit_mb=1024 -artifact_prefix="$work/" "$@" \
+        -rss_limit_mb=2048 -artifact_prefix="$work/" "$@" \
         "$work/corpus" "$seeds" >"$log" 2>&1
 rc=$?
 grep -E '^(INFO: Seed|#[0-9]+.*(INITED|DONE)|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log"
