@@ -339,7 +339,7 @@ timed() {
         local r=$1 w=$2 s=$3 t0 t1
         shift 3
         t0=$EPOCHREALTIME
-        if timeout "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
+        if timeout --foreground "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
                 env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C HOME=/nonexistent "$@" \
                 >"$W/step.out" 2>"$W/step.err"; then
                 t1=$EPOCHREALTIME
@@ -383,7 +383,7 @@ g_read() {
         # The latency probe, on the tree just read (warm).
         sed "s|^|$2/tree/|" "$W/files.lat" >"$W/lat.list"
         chmod 644 "$W/lat.list"
-        if timeout "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
+        if timeout --foreground "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
                 "$LATENCY" -n "$LAT_ITERS" "$W/lat.list" >"$W/step.out" 2>"$W/step.err"; then
                 while read -r op med p99; do
                         record "$1" "lat_${op}_us" "$3" us "$med"
@@ -414,7 +414,7 @@ fi
 # fio_job ROUND WORKLOAD SYSTEM DIR RW FIELD
 fio_job() {
         local iops
-        if timeout "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
+        if timeout --foreground "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
                 env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C HOME=/nonexistent \
                 fio --name="$2" --filename="$4/fio.dat" --size="${FIO_MB}M" --bs=4k \
                 --ioengine=psync --rw="$5" --invalidate=0 $FIO_LENGTH \

@@ -179,7 +179,7 @@ WALK=$(backing walk) && [ -d "$WALK" ] || die "no backing directory for folder '
 start() {
         local t0 i
         t0=$(now)
-        if ! timeout "$STEP_TIMEOUT" "$VFOLDERFS" -o "allow_other,catalog=$CAT,scratch=$W/scratch" \
+        if ! timeout --foreground "$STEP_TIMEOUT" "$VFOLDERFS" -o "allow_other,catalog=$CAT,scratch=$W/scratch" \
                 "$1" "$MNT" >>"$W/daemon.log" 2>&1; then
                 failed "the daemon did not start for $1: $(tail -n 3 "$W/daemon.log")"
                 return 1
@@ -224,7 +224,7 @@ memory() {
 timed_as_user() {
         local t0 out s
         t0=$(now)
-        if out=$(timeout "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
+        if out=$(timeout --foreground "$STEP_TIMEOUT" setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
                 env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C bash -c "$6" 2>"$W/step.err"); then
                 s=$(elapsed "$t0")
                 if [ "$out" = "$5" ]; then
