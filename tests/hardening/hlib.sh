@@ -24,7 +24,7 @@
 # read of it would move its atime.  The snapshot itself reads with
 # O_NOATIME, so taking it changes nothing.
 
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh" || exit 1
 
 MARKER=SENTINEL-7f3a9c-MUST-NOT-LEAK
 U=1000
@@ -34,6 +34,11 @@ UB=1001
 # Sets BA BO BB D (alice's A in the session) MNT UP.
 hsetup() {
         itest_begin "$@"
+        # Everything below writes under $T: never run without it.
+        case $T in
+        /tmp/vfolderfs-itest.*) [ -d "$T" ] || exit 1 ;;
+        *) echo "hsetup: no test world (T='$T')" >&2; exit 1 ;;
+        esac
         must admin user add alice --uid $U --gid $U
         must admin user add bob --uid $UB --gid $UB
         must admin folder create A --user alice --permission wd
@@ -42,6 +47,10 @@ hsetup() {
         BA=$(backing_of A) || bail "no backing directory for folder A"
         BO=$(backing_of O) || bail "no backing directory for folder O"
         BB=$(backing_of B) || bail "no backing directory for folder B"
+        local v
+        for v in "$BA" "$BO" "$BB"; do
+                case $v in "$STORE"/?*) ;; *) bail "backing directory '$v' not under $STORE" ;; esac
+        done
         local rel=${BA#"$T"/} n
         n=$(awk -F/ '{ print NF }' <<<"$rel")
         UP=

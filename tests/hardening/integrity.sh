@@ -14,7 +14,7 @@
 # base seed (each run prints the seed it used: base, base+1, base+2); EXERCISER_OPS sets the number of operations
 # of the main run (default 3000; HARDEN_LONG=1 gives 100000).
 
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh" || exit 1
 if [ -z "${HARDEN_EXERCISER:-}" ] || [ ! -x "$HARDEN_EXERCISER" ]; then
         echo "integrity: \$HARDEN_EXERCISER is not set to an executable" >&2
         exit 1

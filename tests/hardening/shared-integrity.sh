@@ -20,7 +20,7 @@
 # EXERCISER_OPS sets operations per instance (default 1000; HARDEN_LONG=1
 # gives 30000).
 
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/lib.sh" || exit 1
 if [ -z "${HARDEN_EXERCISER:-}" ] || [ ! -x "$HARDEN_EXERCISER" ]; then
         echo "shared-integrity: \$HARDEN_EXERCISER is not set to an executable" >&2
         exit 1
