@@ -15,9 +15,6 @@
 #    killed by a signal; the daemon either fails with one line or mounts and
 #    stops cleanly; once space is freed the catalog passes integrity_check,
 #    holds exactly what succeeded, and takes writes again.
-# Known failure (findings.md, hardB): on a full catalog file system the
-# error reads "disk I/O error", not that the disk is full; reported as
-# "# KNOWN" while KNOWN_FULL_MESSAGE=1 (the default; set 0 once fixed).
 # Needs HARDEN_CRASHWRITER (tests/hardening/crashwriter.c), set by meson.
 
 if [ -z "${HARDEN_CRASHWRITER:-}" ] || [ ! -x "$HARDEN_CRASHWRITER" ]; then
@@ -134,11 +131,7 @@ admin_on_full_catalog_fails_with_one_line_or_works() {
                         why+=("'$c': status $rc, not one 'vfolderfs-admin:' line: ${err:0:200}")
                 elif [[ $c == "user add"* || $c == "folder create"* ]] &&
                         ! grep -qiE 'full|space' "$T/err"; then
-                        if [ "${KNOWN_FULL_MESSAGE:-1}" = 1 ]; then
-                                echo "# KNOWN (findings.md): '$c' does not say the disk is full: $err"
-                        else
-                                why+=("'$c' does not say the disk is full: $err")
-                        fi
+                        why+=("'$c' does not say the disk is full: $err")
                 fi
         done
         ITEST_WHY="${why[*]}"
