@@ -13,6 +13,14 @@
  *      "swaps N".  Run as root on the backing directory (another node
  *      sharing the storage) or as the session user through the mount.
  *
+ *   harden-race plant SECONDS PAUSE_US DIR TARGET N
+ *      For SECONDS: for i in 0..N-1, makes DIR/c<i> a symlink to TARGET-<i>,
+ *      sleeps 0..PAUSE_US microseconds, removes it, sleeps again; prints
+ *      "plants N".  Run as root on the backing directory: a name that the
+ *      session has just looked up and found absent (the kernel caches that
+ *      for the entry timeout) becomes a symlink pointing out before the
+ *      session creates it, so the daemon's create must not follow it.
+ *
  *   harden-race work SECONDS THREADS DIR FILE MARKER [MAXITER]
  *      THREADS threads, each looping until SECONDS have passed (or MAXITER
  *      rounds each): under DIR (a directory that the swapper keeps trading
@@ -21,7 +29,9 @@
  *      and reads "secret", opens it for writing, truncates, chmods, sets
  *      xattrs, lists the directory; on FILE (a regular file traded for a
  *      symlink) it opens for reading, for writing with O_TRUNC, truncates and
- *      chmods.  Any read or listing that returns MARKER (a string present
+ *      chmods; and it looks up DIR/c<k> (k = round % 8), then opens it with
+ *      O_CREAT (no O_EXCL) and writes (the names "plant" makes symlinks).
+ *      Any read or listing that returns MARKER (a string present
  *      only in the sentinel trees outside the folder) is a LEAK: printed at
  *      once and counted.  At the end prints one line per operation kind with
  *      its successes and failures, "rounds N" and "leaks N"; exit status 1
@@ -51,14 +61,14 @@
 enum op {
         OP_CREATE, OP_WRITE, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR, OP_RMDIR,
         OP_READ, OP_OPENW, OP_TRUNCATE, OP_CHMOD, OP_SETXATTR, OP_LIST,
-        OP_FREAD, OP_FOPENW, OP_FTRUNC, OP_FCHMOD, OP_COUNT
+        OP_FREAD, OP_FOPENW, OP_FTRUNC, OP_FCHMOD, OP_CREATE_PLANTED, OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
         "create", "write", "rename", "link", "unlink", "mkdir", "rmdir",
         "read-secret", "open-secret-w", "truncate-secret", "chmod-secret",
         "setxattr-secret", "readdir", "read-file", "open-file-wtrunc",
-        "truncate-file", "chmod-file",
+        "truncate-file", "chmod-file", "create-planted",
 };
 
 #define MAX_ERRNO 134
@@ -181,6 +191,18 @@ static void one_round(unsigned id, unsigned long round, const char *dir)
         count(OP_CHMOD, chmod(s, 0666));
         count(OP_SETXATTR, setxattr(s, "user.evil", "1", 1, 0));
         list_check(dir);
+
+        /* A name looked up absent, then created without O_EXCL. */
+        struct stat st;
+        snprintf(c, sizeof(c), "%s/c%lu", dir, round % 8);
+        (void)!lstat(c, &st);
+        fd = open(c, O_CREAT | O_WRONLY | O_APPEND | O_NONBLOCK, 0644);
+        count(OP_CREATE_PLANTED, fd);
+        if (fd >= 0) {
+                (void)!write(fd, "EVIL\n", 5);
+                close(fd);
+                unlink(c);
+        }
 }
 
 static void *worker(void *arg)
@@ -215,6 +237,7 @@ static int parse_seconds(const char *s, double *ret)
 static int usage(void)
 {
         fputs("usage: harden-race swap SECONDS PAUSE_US A1 B1 [A2 B2 ...]\n"
+              "       harden-race plant SECONDS PAUSE_US DIR TARGET N\n"
               "       harden-race work SECONDS THREADS DIR FILE MARKER [MAXITER]\n",
               stderr);
         return 2;
@@ -262,6 +285,42 @@ static int do_swap(int argc, char **argv)
         printf("swaps %lu\nswap-errors %lu\n", swaps, errors);
         /* The swapper must have worked, or the race tested nothing. */
         return swaps > 0 ? 0 : 1;
+}
+
+static int do_plant(int argc, char **argv)
+{
+        double seconds, end;
+        unsigned long pause_us, n, plants = 0;
+        unsigned int seed = (unsigned int)getpid();
+        char *e, link[4096], target[4096];
+        struct sigaction sa = { .sa_handler = on_usr1 };
+
+        if (argc != 6 || parse_seconds(argv[1], &seconds) < 0)
+                return usage();
+        pause_us = strtoul(argv[2], &e, 10);
+        if (*e || e == argv[2])
+                return usage();
+        n = strtoul(argv[5], &e, 10);
+        if (*e || n == 0 || n > 1000)
+                return usage();
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+        end = now() + seconds;
+        while (!stop && now() < end) {
+                for (unsigned long i = 0; i < n; i++) {
+                        snprintf(link, sizeof(link), "%s/c%lu", argv[3], i);
+                        snprintf(target, sizeof(target), "%s-%lu", argv[4], i);
+                        if (symlink(target, link) == 0)
+                                plants++;
+                        if (pause_us)
+                                usleep((useconds_t)(rand_r(&seed) % (pause_us + 1)));
+                        unlink(link);
+                        if (pause_us)
+                                usleep((useconds_t)(rand_r(&seed) % (pause_us + 1)));
+                }
+        }
+        printf("plants %lu\n", plants);
+        return plants > 0 ? 0 : 1;
 }
 
 static int do_work(int argc, char **argv)
@@ -323,6 +382,8 @@ int main(int argc, char **argv)
         umask(0);
         if (argc >= 2 && !strcmp(argv[1], "swap"))
                 return do_swap(argc - 1, argv + 1);
+        if (argc >= 2 && !strcmp(argv[1], "plant"))
+                return do_plant(argc - 1, argv + 1);
         if (argc >= 2 && !strcmp(argv[1], "work"))
                 return do_work(argc - 1, argv + 1);
         return usage();

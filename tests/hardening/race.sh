@@ -21,6 +21,11 @@
 #   session: the swapper is the session user, through the mount
 #            (RENAME_EXCHANGE in a wd folder).
 #   nested:  storage-side swaps of the parent of the directory worked in.
+#   plant-abs, plant-rel: root on the storage host keeps making and removing
+#            symlinks (to the tmpfs sentinel, or a ".." chain) at names c0..c7
+#            that the workers look up (absent, cached as such by the kernel)
+#            and then create without O_EXCL: the daemon's create must not
+#            follow a link that appeared in between.
 # The scenario fails when the swapper or the workers did nothing, when a
 # leak was seen, or when the sentinel moved.
 #
@@ -69,14 +74,18 @@ TOTAL_CALLS=0
 TOTAL_SWAPS=0
 
 # race_run NAME SWAP_AS(0|uid) WORKDIR WORKFILE PAIRS...: one scenario.
+# With PAIRS "plant DIR TARGET", the background half plants symlinks
+# instead of swapping.
 race_run() {
         local name=$1 swapas=$2 dir=$3 file=$4
         shift 4
         local out=$T/work/$name
+        local cmd=(swap "$SECS" 2000 "$@")
+        [ "$1" = plant ] && cmd=(plant "$SECS" 300 "$2" "$3" 8)
         if [ "$swapas" = 0 ]; then
-                "$HARDEN_RACE" swap "$SECS" 2000 "$@" >"$out.swap" 2>&1 &
+                "$HARDEN_RACE" "${cmd[@]}" >"$out.swap" 2>&1 &
         else
-                asuser "$swapas" "$HARDEN_RACE" swap "$SECS" 2000 "$@" >"$out.swap" 2>&1 &
+                asuser "$swapas" "$HARDEN_RACE" "${cmd[@]}" >"$out.swap" 2>&1 &
         fi
         local swapper=$!
         asuser $U "$HARDEN_RACE" work "$SECS" $THREADS "$dir" "$file" "$MARKER" \
@@ -84,13 +93,13 @@ race_run() {
         local wrc=$?
         wait "$swapper"
         local src=$? swaps rounds calls okcalls creates fileops
-        swaps=$(awk '$1 == "swaps" { print $2 }' "$out.swap")
+        swaps=$(awk '$1 == "swaps" || $1 == "plants" { print $2 }' "$out.swap")
         rounds=$(awk '$1 == "rounds" { print $2 }' "$out.work")
         calls=$(awk '$1 == "calls" { print $2 }' "$out.work")
         okcalls=$(awk '$2 == "ok" { s += $3 } END { print s + 0 }' "$out.work")
         creates=$(awk '$1 == "create" { print $3 }' "$out.work")
         fileops=$(awk '$1 == "open-file-wtrunc" { print $3 }' "$out.work")
-        echo "# $name: ${swaps:-?} swaps, ${rounds:-?} rounds, ${calls:-?} calls ($okcalls succeeded), leaks $(awk '$1 == "leaks" { print $2 }' "$out.work")"
+        echo "# $name: ${swaps:-?} swaps/plants, ${rounds:-?} rounds, ${calls:-?} calls ($okcalls succeeded), leaks $(awk '$1 == "leaks" { print $2 }' "$out.work")"
         sed 's/^/#   /' "$out.work" | grep -E 'LEAK' | head -n 5
         TOTAL_ROUNDS=$((TOTAL_ROUNDS + ${rounds:-0}))
         TOTAL_CALLS=$((TOTAL_CALLS + ${calls:-0}))
@@ -127,11 +136,17 @@ a_swapped_parent_directory_is_never_followed() {
                 "$BA/nest" "$BA/nest_abs" "$BA/rf" "$BA/rf_abs"
 }
 
+a_link_planted_at_a_name_about_to_be_created_is_never_followed() {
+        race_run plant-abs 0 "$D/race" "$D/rf" plant "$BA/race" "$ABS/planted" &&
+        race_run plant-rel 0 "$D/race" "$D/rf" plant "$BA/race" "${UP}sentinel/planted"
+}
+
 run_test an_absolute_link_swapped_in_on_the_storage_host_is_never_followed
 run_test a_dotdot_link_swapped_in_on_the_storage_host_is_never_followed
 run_test a_link_to_another_users_folder_swapped_in_on_the_storage_host_is_never_followed
 run_test a_link_swapped_in_by_the_session_user_is_never_followed_by_the_daemon
 run_test a_swapped_parent_directory_is_never_followed
+run_test a_link_planted_at_a_name_about_to_be_created_is_never_followed
 echo "# race total: $TOTAL_SWAPS swaps, $TOTAL_ROUNDS rounds, $TOTAL_CALLS calls, $SECS s per scenario"
 
 daemon_stop "$MNT" "$DAEMON_PID"
