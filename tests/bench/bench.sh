@@ -146,13 +146,13 @@ PIDS=()
 MOUNTS=()
 
 cleanup() {
-        local rc=$? m pid i
+        local rc=$? m pid _
         trap - EXIT INT TERM
         for m in "${MOUNTS[@]}"; do
                 fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
         done
         for pid in "${PIDS[@]}"; do
-                for i in $(seq 50); do
+                for _ in $(seq 50); do
                         kill -0 "$pid" 2>/dev/null || break
                         sleep 0.1
                 done
@@ -203,8 +203,8 @@ drop_caches() {
 
 # wait_mounted DIR PID: poll until DIR is a mount point (10 s), or PID died.
 wait_mounted() {
-        local i
-        for i in $(seq 100); do
+        local _
+        for _ in $(seq 100); do
                 mountpoint -q "$1" && return 0
                 kill -0 "$2" 2>/dev/null || return 1
                 sleep 0.1
@@ -243,14 +243,18 @@ setup_native() {
         OPTS[native]="(none: a directory on $FSDEV, $FSTYPE)"
 }
 
+# vf_admin ARGS...: the admin tool on the benchmark's catalog, output logged.
+vf_admin() {
+        "$VFOLDERFS_ADMIN" --catalog "$W/vf/catalog.db" "$@" >>"$W/vf/setup.log" 2>&1
+}
+
 setup_vfolderfs() {
-        local cat=$W/vf/catalog.db a
+        local cat=$W/vf/catalog.db
         mkdir -p "$W/vf/storage" "$W/vf/scratch" "$W/mnt-vf"
         chmod 755 "$W/vf" "$W/vf/storage" "$W/vf/scratch" "$W/mnt-vf"
-        a() { "$VFOLDERFS_ADMIN" --catalog "$cat" "$@" >>"$W/vf/setup.log" 2>&1; }
-        a init && a host add local "$W/vf/storage" &&
-                a user add alice --uid $UID1 --gid $UID1 &&
-                a folder create bench --user alice --permission wd ||
+        vf_admin init && vf_admin host add local "$W/vf/storage" &&
+                vf_admin user add alice --uid $UID1 --gid $UID1 &&
+                vf_admin folder create bench --user alice --permission wd ||
                 die "vfolderfs setup failed: $(tail -n 3 "$W/vf/setup.log")"
         VF_OPTS="-f -o allow_other,catalog=$cat,scratch=$W/vf/scratch alice"
         # shellcheck disable=SC2086

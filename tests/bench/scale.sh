@@ -93,11 +93,11 @@ MNT=$W/mnt
 CAT=$W/catalog.db
 
 cleanup() {
-        local rc=$? pid i m
+        local rc=$? pid _ m
         trap - EXIT INT TERM
         mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"; }
         for pid in "${PIDS[@]}"; do
-                for i in $(seq 50); do
+                for _ in $(seq 50); do
                         kill -0 "$pid" 2>/dev/null || break
                         sleep 0.1
                 done
@@ -177,7 +177,7 @@ WALK=$(backing walk) && [ -d "$WALK" ] || die "no backing directory for folder '
 # start USER: mount USER's folders at $MNT (the daemon daemonizes once mounted);
 # sets DPID and START_S; returns 1 on failure.
 start() {
-        local t0 i
+        local t0 _
         t0=$(now)
         if ! timeout --foreground "$STEP_TIMEOUT" "$VFOLDERFS" -o "allow_other,catalog=$CAT,scratch=$W/scratch" \
                 "$1" "$MNT" >>"$W/daemon.log" 2>&1; then
@@ -188,7 +188,7 @@ start() {
         DPID=$(admin --json session list | jq -r --arg m "$MNT" '[.[] | select(.mountpoint == $m)][0].pid // empty')
         [ -n "$DPID" ] || { failed "no live session on $MNT"; return 1; }
         PIDS+=("$DPID")
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
                 mountpoint -q "$MNT" && return 0
                 sleep 0.1
         done
@@ -196,9 +196,9 @@ start() {
         return 1
 }
 stop() {
-        local i
+        local _
         fusermount3 -u "$MNT" 2>/dev/null || umount "$MNT"
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 kill -0 "$DPID" 2>/dev/null || return 0
                 sleep 0.1
         done
