@@ -29,7 +29,9 @@
  *       The first BYTES bytes of FILE hold the fill pattern: print "ok", or
  *       the first differing offset and exit 1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
