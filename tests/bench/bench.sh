@@ -24,6 +24,11 @@
 #   VFOLDERFS, VFOLDERFS_ADMIN   the daemon and admin tool (default: the
 #                          ones in BUILD_DIR; VFOLDERFS may name another
 #                          build's daemon, e.g. /work/wt-perf/build-perf/vfolderfs/vfolderfs)
+#   VFOLDERFS2=DAEMON      a second vfolderfs daemon measured in the same run
+#                          as system "vfolderfs2" (its own catalog, mount and
+#                          folder; same admin tool): before/after comparisons
+#                          under the same machine noise; added to the default
+#                          systems after vfolderfs, or name it in BENCH_SYSTEMS
 #   BENCH_LATENCY, BENCH_TREEUTIL  the helper programs (default: the ones in
 #                          BUILD_DIR/tests/bench, else compiled on the fly
 #                          from tests/bench/*.c with cc)
@@ -70,7 +75,7 @@ export LC_ALL=C
 
 ME=bench.sh
 HERE=$(cd "$(dirname "$0")" && pwd)
-ALL_SYSTEMS="native vfolderfs bindfs mergerfs"
+ALL_SYSTEMS="native vfolderfs vfolderfs2 bindfs mergerfs"
 UID1=1000
 
 die() {
@@ -90,7 +95,11 @@ fi
 ROUNDS=${BENCH_ROUNDS:-5}
 OUT=${BENCH_OUT:-./bench-results.csv}
 TINY=${BENCH_TINY:-0}
-SYSTEMS=${BENCH_SYSTEMS:-$ALL_SYSTEMS}
+if [ -n "${VFOLDERFS2:-}" ]; then
+        SYSTEMS=${BENCH_SYSTEMS:-native vfolderfs vfolderfs2 bindfs mergerfs}
+else
+        SYSTEMS=${BENCH_SYSTEMS:-native vfolderfs bindfs mergerfs}
+fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number"
 for s in $SYSTEMS; do
         [[ " $ALL_SYSTEMS " == *" $s "* ]] || die "unknown system '$s' in BENCH_SYSTEMS (known: $ALL_SYSTEMS)"
@@ -116,7 +125,11 @@ fi
 # ---- programs -------------------------------------------------------------
 
 needs_vfolderfs=0
-[[ " $SYSTEMS " == *" vfolderfs "* ]] && needs_vfolderfs=1
+[[ " $SYSTEMS " == *" vfolderfs "* || " $SYSTEMS " == *" vfolderfs2 "* ]] && needs_vfolderfs=1
+if [[ " $SYSTEMS " == *" vfolderfs2 "* ]]; then
+        [ -n "${VFOLDERFS2:-}" ] && [ -x "$VFOLDERFS2" ] ||
+                die "system vfolderfs2 needs VFOLDERFS2 set to a daemon executable"
+fi
 if [ -d "$BUILD_ARG" ]; then
         BUILD=$(cd "$BUILD_ARG" && pwd)
 else
@@ -232,7 +245,6 @@ TREE_FILES=$(wc -l <"$W/files.rel")
 # ---- the four systems -----------------------------------------------------
 
 declare -A DIR OPTS
-VF_OPTS=
 BINDFS_OPTS="-f -o allow_other"
 MERGERFS_OPTS="-f -o allow_other,fsname=mergerfs-bench"
 
@@ -243,29 +255,29 @@ setup_native() {
         OPTS[native]="(none: a directory on $FSDEV, $FSTYPE)"
 }
 
-# vf_admin ARGS...: the admin tool on the benchmark's catalog, output logged.
-vf_admin() {
-        "$VFOLDERFS_ADMIN" --catalog "$W/vf/catalog.db" "$@" >>"$W/vf/setup.log" 2>&1
-}
-
+declare -A VF_PID
+# setup_vfolderfs NAME DAEMON: a catalog, storage host 'local', user alice
+# (uid 1000) and her wd folder 'bench' in $W/NAME; DAEMON mounted on
+# $W/mnt-NAME in the foreground (backgrounded here).
 setup_vfolderfs() {
-        local cat=$W/vf/catalog.db
-        mkdir -p "$W/vf/storage" "$W/vf/scratch" "$W/mnt-vf"
-        chmod 755 "$W/vf" "$W/vf/storage" "$W/vf/scratch" "$W/mnt-vf"
-        vf_admin init && vf_admin host add local "$W/vf/storage" &&
-                vf_admin user add alice --uid $UID1 --gid $UID1 &&
-                vf_admin folder create bench --user alice --permission wd ||
-                die "vfolderfs setup failed: $(tail -n 3 "$W/vf/setup.log")"
-        VF_OPTS="-f -o allow_other,catalog=$cat,scratch=$W/vf/scratch alice"
+        local name=$1 daemon=$2 d=$W/$1 opts
+        mkdir -p "$d/storage" "$d/scratch" "$W/mnt-$name"
+        chmod 755 "$d" "$d/storage" "$d/scratch" "$W/mnt-$name"
+        { "$VFOLDERFS_ADMIN" --catalog "$d/catalog.db" init &&
+                "$VFOLDERFS_ADMIN" --catalog "$d/catalog.db" host add local "$d/storage" &&
+                "$VFOLDERFS_ADMIN" --catalog "$d/catalog.db" user add alice --uid $UID1 --gid $UID1 &&
+                "$VFOLDERFS_ADMIN" --catalog "$d/catalog.db" folder create bench --user alice --permission wd; } \
+                >>"$d/setup.log" 2>&1 || die "$name setup failed: $(tail -n 3 "$d/setup.log")"
+        opts="-f -o allow_other,catalog=$d/catalog.db,scratch=$d/scratch alice"
         # shellcheck disable=SC2086
-        env --default-signal=INT "$VFOLDERFS" $VF_OPTS "$W/mnt-vf" >>"$W/vf/daemon.log" 2>&1 &
+        env --default-signal=INT "$daemon" $opts "$W/mnt-$name" >>"$d/daemon.log" 2>&1 &
+        VF_PID[$name]=$!
         PIDS+=($!)
-        MOUNTS+=("$W/mnt-vf")
-        wait_mounted "$W/mnt-vf" $! || die "vfolderfs did not mount: $(tail -n 5 "$W/vf/daemon.log")"
-        VF_PID=$!
-        [ -d "$W/mnt-vf/bench" ] || die "the folder 'bench' is not in the vfolderfs mount"
-        DIR[vfolderfs]=$W/mnt-vf/bench
-        OPTS[vfolderfs]="$VFOLDERFS $VF_OPTS MOUNTPOINT (folder bench, permission wd)"
+        MOUNTS+=("$W/mnt-$name")
+        wait_mounted "$W/mnt-$name" $! || die "$name did not mount: $(tail -n 5 "$d/daemon.log")"
+        [ -d "$W/mnt-$name/bench" ] || die "the folder 'bench' is not in the $name mount"
+        DIR[$name]=$W/mnt-$name/bench
+        OPTS[$name]="$daemon $opts MOUNTPOINT (folder bench, permission wd)"
 }
 
 setup_fuse() { # NAME PROGRAM OPTIONS
@@ -284,7 +296,8 @@ setup_fuse() { # NAME PROGRAM OPTIONS
 for s in $SYSTEMS; do
         case $s in
         native) setup_native ;;
-        vfolderfs) setup_vfolderfs ;;
+        vfolderfs) setup_vfolderfs vfolderfs "$VFOLDERFS" ;;
+        vfolderfs2) setup_vfolderfs vfolderfs2 "$VFOLDERFS2" ;;
         bindfs) setup_fuse bindfs bindfs "$BINDFS_OPTS" ;;
         mergerfs) setup_fuse mergerfs mergerfs "$MERGERFS_OPTS" ;;
         esac
@@ -313,11 +326,14 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
         echo "# machine: kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "# disk: $W on $FSDEV ($FSTYPE); every backing directory is on it"
         echo "# versions: libfuse3 $(pkgver libfuse3-3), bindfs $(pkgver bindfs), mergerfs $(pkgver mergerfs), fio $(pkgver fio), tar $(pkgver tar)"
-        if [ $needs_vfolderfs = 1 ]; then
-                echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1)); $(vf_rev "$VFOLDERFS")"
-        fi
         for s in $SYSTEMS; do
-                printf '#   %-9s %s\n' "$s" "${OPTS[$s]}"
+                case $s in
+                vfolderfs) echo "# vfolderfs: $VFOLDERFS ($("$VFOLDERFS" --version 2>&1 | head -n 1)); $(vf_rev "$VFOLDERFS")" ;;
+                vfolderfs2) echo "# vfolderfs2: $VFOLDERFS2 ($("$VFOLDERFS2" --version 2>&1 | head -n 1)); $(vf_rev "$VFOLDERFS2")" ;;
+                esac
+        done
+        for s in $SYSTEMS; do
+                printf '#   %-10s %s\n' "$s" "${OPTS[$s]}"
         done
         echo "# tree: $TREE_SRC tarred: $TREE_ENTRIES entries, $TREE_FILES regular files, $((TREE_BYTES / 1048576)) MiB tar"
         echo "# sizes: seq ${SEQ_MB} MiB; fio ${FIO_MB} MiB file, $([ "$FIO_SECONDS" = 0 ] && echo "1024 calls" || echo "${FIO_SECONDS} s") per job; latency ${LAT_ITERS} calls per op on $( [ "$TREE_FILES" -lt 1000 ] && echo "$TREE_FILES" || echo 1000) files"
@@ -460,10 +476,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 ELAPSED=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 
-if [ $needs_vfolderfs = 1 ] && ! kill -0 "$VF_PID" 2>/dev/null; then
-        echo "$ME: the vfolderfs daemon died during the run: $(tail -n 5 "$W/vf/daemon.log")" >&2
-        FAILED=1
-fi
+for s in "${!VF_PID[@]}"; do
+        if ! kill -0 "${VF_PID[$s]}" 2>/dev/null; then
+                echo "$ME: the $s daemon died during the run: $(tail -n 5 "$W/$s/daemon.log")" >&2
+                FAILED=1
+        fi
+done
 
 # ---- the table ------------------------------------------------------------
 
@@ -485,8 +503,8 @@ def med(w, s):
         return None
     return statistics.median(vals)
 
-def ratio(w, s):
-    m, n = med(w, s), med(w, "native")
+def ratio(w, s, base="native"):
+    m, n = med(w, s), med(w, base)
     if m is None or n is None or m == 0 or n == 0:
         return None
     return n / m if units[w] == "iops" else m / n
@@ -499,7 +517,10 @@ def fmt(v, unit):
     return "%.3f" % v if v < 100 else "%.1f" % v
 
 others = [s for s in systems if s != "native"]
-head = ["workload", "unit"] + systems + ["%s/nat" % s[:8] for s in others]
+head = ["workload", "unit"] + systems + ["%s/nat" % s for s in others]
+both = "vfolderfs" in systems and "vfolderfs2" in systems
+if both:
+    head.append("vf2/vf")
 rows = []
 for w in workloads:
     row = [w, units[w]] + [fmt(med(w, s), units[w]) for s in systems]
@@ -507,6 +528,9 @@ for w in workloads:
         row += ["fail" if ratio(w, s) is None else "%.2f" % ratio(w, s) for s in others]
     else:
         row += ["-" for s in others]
+    if both:
+        q = ratio(w, "vfolderfs2", "vfolderfs")
+        row.append("fail" if q is None else "%.2f" % q)
     rows.append(row)
 widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 line = lambda r: "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
