@@ -87,6 +87,16 @@ static int check_integrity(cat_catalog *cat, struct issues *is, char **reterr)
                         return cat_oom(reterr);
                 }
         }
+        /*
+         * Damage in the schema or a table's root page stops the check itself:
+         * that, too, is a finding to report, not a failure of fsck.
+         */
+        if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+                r = add_issue(is, CAT_FSCK_INTEGRITY, cat->path, false, "%s",
+                              sqlite3_errmsg(cat->db));
+                sqlite3_finalize(stmt);
+                return r < 0 ? cat_oom(reterr) : 0;
+        }
         sqlite3_finalize(stmt);
         if (rc != SQLITE_DONE)
                 return cat_sql_err(cat, reterr, rc, "cannot check the catalog");
@@ -389,6 +399,9 @@ int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
         r = check_integrity(cat, &is, reterr);
         if (r < 0)
                 goto out;
+        /* A damaged catalog cannot be trusted to check anything else. */
+        if (is.n > 0)
+                goto done;
         r = check_backing(cat, repair, &is, &expected, &n_expected, reterr);
         if (r < 0)
                 goto out;
@@ -398,6 +411,7 @@ int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
         r = check_sessions(cat, hostname, repair, &is, reterr);
         if (r < 0)
                 goto out;
+done:
         *ret_issues = is.v;
         *ret_n = is.n;
         is.v = NULL;
