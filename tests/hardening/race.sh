@@ -30,7 +30,7 @@
 # leak was seen, or when the sentinel moved.
 #
 # Environment: HARDEN_RACE (the helper, set by meson).  HARDEN_LONG=1 runs
-# each scenario for 60 s instead of 3 s; RACE_SECONDS overrides both.
+# each scenario for 60 s instead of 2 s; RACE_SECONDS overrides both.
 
 . "$(dirname "$0")/hlib.sh"
 if [ -z "${HARDEN_RACE:-}" ] || [ ! -x "$HARDEN_RACE" ]; then
@@ -44,7 +44,7 @@ if [ -n "${RACE_SECONDS:-}" ]; then
 elif [ -n "${HARDEN_LONG:-}" ]; then
         SECS=60
 else
-        SECS=3
+        SECS=2
 fi
 THREADS=3
 
