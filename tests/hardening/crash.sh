@@ -22,7 +22,7 @@
 # "crash: N trials, F failed".
 #
 # Environment: CRASH_TRIALS (default 20; 200 with HARDEN_LONG=1).
-# CRASH_MAX_SECONDS (default 200; 0: none): no new trial starts after that
+# CRASH_MAX_SECONDS (default 150; 0: none): no new trial starts after that
 # long, so that a slow (sanitized, loaded) machine ends within meson's
 # timeout; the summary line then says how many trials ran, and fewer than 5
 # is a failure.
@@ -143,7 +143,7 @@ trial() {
 }
 
 START=$SECONDS
-MAX_SECONDS=${CRASH_MAX_SECONDS:-200}
+MAX_SECONDS=${CRASH_MAX_SECONDS:-150}
 RAN=0
 for i in $(seq "$TRIALS"); do
         if [ "$MAX_SECONDS" -gt 0 ] && [ $((SECONDS - START)) -ge "$MAX_SECONDS" ]; then
