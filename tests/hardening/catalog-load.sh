@@ -12,7 +12,7 @@
 #   - 4 daemon slots, each looping: start a daemon for its own user (who
 #     sees the folders the workers share with it), do file operations in the
 #     mount as uid 1000 (create, write, read back, list, remove), then stop
-#     it cleanly (fusermount3 -u), or every third round kill -9 it and
+#     it cleanly (fusermount3 -u), or every second round kill -9 it and
 #     unmount lazily so that the next start must reap it under load.
 # Then: no admin command failed and none died by a signal; no daemon start
 # failed, every clean stop exited 0, every file operation worked; the words
@@ -153,7 +153,7 @@ slot() {
                 else
                         echo "round $r: file operations failed" >>"$W/dfail.$j"
                 fi
-                if [ $((r % 3)) = 0 ]; then
+                if [ $((r % 2)) = 0 ]; then
                         kill -KILL "$pid"
                         wait "$pid" 2>/dev/null
                         umount -l "$T/m$j" 2>/dev/null || fusermount3 -uz "$T/m$j"
