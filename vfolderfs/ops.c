@@ -134,6 +134,26 @@ static int chown_new(const struct vfs_ctx *ctx, const struct inode *inode)
         return err;
 }
 
+/*
+ * Setuid and setgid bits are never stored (see vfs_setattr()); one that a
+ * file got on the storage host is removed when the file is opened for
+ * writing, truncated or chowned through the daemon.  The kernel leaves this
+ * to us under HANDLE_KILLPRIV_V2 (devio.h).  fd is a descriptor of the
+ * file (O_PATH is enough); *st is its current status, updated.
+ */
+static int clear_sxid(int fd, struct stat *st)
+{
+        char path[PROC_FD_MAX];
+
+        if (!S_ISREG(st->st_mode) || !(st->st_mode & (S_ISUID | S_ISGID)))
+                return 0;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        if (fchmodat(AT_FDCWD, path, st->st_mode & 01777, 0) < 0)
+                return errno;
+        st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
+        return 0;
+}
+
 static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
                        const struct stat *st, struct fuse_entry_param *e)
 {
@@ -560,6 +580,13 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                 err = errno;
                 goto out_put;
         }
+        if (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID |
+                     FUSE_SET_ATTR_GID | FUSE_SET_ATTR_KILL_SUID |
+                     FUSE_SET_ATTR_KILL_SGID)) {
+                err = clear_sxid(ifd, &st);
+                if (err)
+                        goto out_put;
+        }
         inode_fd_put(inode, ifd);
         fix_attr(ctx, &st);
         fuse_reply_attr(req, &st, ctx->timeout);
@@ -920,12 +947,15 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
         int fd, ifd, err;
+        bool writing;
 
         if (S_ISLNK(inode->type)) {
                 fuse_reply_err(req, ELOOP);
                 return;
         }
-        if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+        writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
+                  (fi->flags & O_TRUNC);
+        if (writing) {
                 err = check(ctx, inode, VIEW_OP_CHANGE);
                 if (err) {
                         fuse_reply_err(req, err);
@@ -946,10 +976,25 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fuse_reply_err(req, err);
                 return;
         }
+        if (writing) {
+                struct stat st;
+
+                err = fstat(fd, &st) < 0 ? errno : clear_sxid(fd, &st);
+                if (err) {
+                        close(fd);
+                        fuse_reply_err(req, err);
+                        return;
+                }
+        }
         fi->fh = (uint64_t)fd;
         /* See vfs_init(): the kernel invalidates on mtime/size change. */
         fi->keep_cache = 1;
         fi->direct_io = 0;
+        /*
+         * Closing a descriptor that never wrote has nothing to report:
+         * spare close(2) the FLUSH round trip.
+         */
+        fi->noflush = !writing;
         if (fuse_reply_open(req, fi) == -ENOENT)
                 close(fd); /* interrupted: no release will come */
 }
@@ -1483,6 +1528,15 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void vfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                          size_t size)
 {
+        /*
+         * The kernel asks this before writes, truncates and chowns.  File
+         * capabilities grant nothing on this nosuid mount and cannot be set
+         * through it: report none at once, without a system call.
+         */
+        if (strcmp(name, "security.capability") == 0) {
+                fuse_reply_err(req, ENODATA);
+                return;
+        }
         do_getxattr(req, ino, name, size);
 }
 
