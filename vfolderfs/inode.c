@@ -262,6 +262,23 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         return fresh;
 }
 
+struct inode *inode_table_find(struct inode_table *t, dev_t dev, ino_t ino,
+                               int folder)
+{
+        struct inode *i;
+
+        pthread_mutex_lock(&t->lock);
+        for (i = t->buckets[key_hash(dev, ino, folder) & (t->n_buckets - 1)];
+             i; i = i->hnext) {
+                if (i->ino == ino && i->dev == dev && i->folder == folder) {
+                        i->nlookup++;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+        return i;
+}
+
 void inode_table_ref(struct inode_table *t, struct inode *inode, uint64_t n)
 {
         pthread_mutex_lock(&t->lock);

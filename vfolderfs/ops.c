@@ -350,6 +350,25 @@ static int lookup_at(struct vfs_ctx *ctx, struct inode *parent, int pfd,
                                      -1, 0, e);
                 }
         }
+        if (!is_dot_or_dotdot(name)) {
+                /*
+                 * Most lookups are of inodes the table knows (the kernel
+                 * revalidating an entry): one fstatat() answers them
+                 * without opening anything.  A name that vanishes meanwhile
+                 * gets ENOENT from openat() below, as before.
+                 */
+                struct stat st;
+                struct inode *known;
+
+                if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return errno;
+                known = inode_table_find(ctx->inodes, st.st_dev, st.st_ino,
+                                         parent->folder);
+                if (known) {
+                        fill_entry(ctx, known, &st, e);
+                        return 0;
+                }
+        }
         fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno;
@@ -369,8 +388,13 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
         (void)userdata;
         if (conn->capable & FUSE_CAP_SPLICE_WRITE)
                 conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
-        if (conn->capable & FUSE_CAP_SPLICE_READ)
-                conn->want |= FUSE_CAP_SPLICE_READ;
+        /*
+         * No splice for requests: libfuse would then read every request
+         * with two system calls (splice into a pipe, read of the header),
+         * and a measured 4 KiB write, a 1 GiB write and an untar all took
+         * longer with it.  Replies (read data) are still spliced.
+         */
+        conn->want &= ~FUSE_CAP_SPLICE_READ;
         /*
          * Page cache kept across opens (keep_cache), dropped by the kernel
          * whenever a fresh getattr shows another mtime or size: a folder
@@ -1256,6 +1280,48 @@ out_err:
 }
 
 /*
+ * do_lookup() of an entry just listed in dir (not a view directory) with
+ * inode number d_ino: when the table knows that inode, one fstatat()
+ * confirms the name still leads to it; when it does not, the entry is
+ * opened without the fstatat() that do_lookup() would try first.
+ */
+static int lookup_listed(struct vfs_ctx *ctx, struct inode *dir,
+                         const char *name, ino_t d_ino,
+                         struct fuse_entry_param *e)
+{
+        struct inode *known;
+        struct stat st;
+        int pfd, fd, err;
+
+        if (is_dot_or_dotdot(name) || bad_name(name))
+                return do_lookup(ctx, dir, name, e);
+        pfd = inode_fd_get(dir);
+        if (pfd < 0)
+                return -pfd;
+        known = inode_table_find(ctx->inodes, dir->dev, d_ino, dir->folder);
+        if (known) {
+                if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    st.st_ino == d_ino && st.st_dev == dir->dev) {
+                        inode_fd_put(dir, pfd);
+                        fill_entry(ctx, known, &st, e);
+                        return 0;
+                }
+                inode_table_forget(ctx->inodes, known, 1);
+                err = lookup_at(ctx, dir, pfd, name, e);
+                inode_fd_put(dir, pfd);
+                return err;
+        }
+        fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                err = errno;
+        else
+                err = adopt(ctx, fd, dir->folder, -1, false, pfd, dir->dev,
+                            e);
+        inode_fd_put(dir, pfd);
+        return err;
+}
+
+/*
  * Add one entry to buf; returns its size, or 0 when it did not fit (then
  * any lookup made for it is undone).  *err is set on lookup failure.
  */
@@ -1286,7 +1352,10 @@ static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
         }
         struct fuse_entry_param e;
 
-        *err = do_lookup(ctx, dir, name, &e);
+        if (view_dir(dir) < 0)
+                *err = lookup_listed(ctx, dir, name, d_ino, &e);
+        else
+                *err = do_lookup(ctx, dir, name, &e);
         if (*err == ENOENT)
                 return 0; /* gone since it was listed: skipped */
         if (*err) {
