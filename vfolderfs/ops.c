@@ -992,8 +992,13 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         proc_path(path, ifd);
-        fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
-                        O_CLOEXEC);
+        /*
+         * Without O_DIRECT: the kernel already sends O_DIRECT I/O uncached,
+         * and the data of a WRITE request is not aligned as the backing
+         * file system would require.
+         */
+        fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL |
+                                       O_DIRECT)) | O_CLOEXEC);
         err = errno;
         inode_fd_put(inode, ifd);
         if (fd < 0) {
@@ -1041,7 +1046,8 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        fd = openat(dfd, name, (fi->flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC),
+        fd = openat(dfd, name, ((fi->flags & ~O_DIRECT) | O_CREAT |
+                                O_NOFOLLOW | O_CLOEXEC),
                     mode & ~(mode_t)(S_ISUID | S_ISGID) & 07777);
         err = errno;
         inode_fd_put(dir, dfd);
@@ -1545,6 +1551,70 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 }
 
 /*
+ * Names a listing shows: not trusted.* (kept by the storage host for
+ * itself, e.g. Lustre's trusted.lov, and hidden by the kernel from
+ * unprivileged callers of local file systems) and not security.capability
+ * (reported absent, see vfs_getxattr()).
+ */
+static bool xattr_name_listed(const char *name)
+{
+        return strncmp(name, "trusted.", 8) != 0 &&
+               strcmp(name, "security.capability") != 0;
+}
+
+/*
+ * Reply to LISTXATTR for path (a /proc/self/fd link) with the names
+ * xattr_name_listed() keeps; size 0 asks for the size only.
+ */
+static void reply_xattr_list(fuse_req_t req, const char *path, size_t size)
+{
+        char *all = NULL, *p, *q;
+        ssize_t n;
+        int err = 0;
+
+        for (int tries = 0; tries < 4; tries++) {
+                n = listxattr(path, NULL, 0);
+                if (n <= 0)
+                        break;
+                free(all);
+                all = malloc((size_t)n);
+                if (!all) {
+                        err = ENOMEM;
+                        break;
+                }
+                n = listxattr(path, all, (size_t)n);
+                if (n >= 0 || errno != ERANGE)
+                        break;
+        }
+        if (!err && n < 0)
+                err = errno;
+        if (err) {
+                free(all);
+                fuse_reply_err(req, err);
+                return;
+        }
+        /* Keep the listed names, in place. */
+        q = all;
+        for (p = all; n > 0 && p < all + n;) {
+                size_t len = strnlen(p, (size_t)(all + n - p)) + 1;
+
+                if (xattr_name_listed(p)) {
+                        memmove(q, p, len);
+                        q += len;
+                }
+                p += len;
+        }
+        n = all ? q - all : 0;
+        if (!size)
+                fuse_reply_xattr(req, (size_t)n);
+        else if ((size_t)n > size)
+                fuse_reply_err(req, ERANGE);
+        else
+                fuse_reply_buf(req, all, (size_t)n);
+        free(all);
+}
+
+/*
  * Shared by getxattr and listxattr: name NULL lists.  A size of 0 asks
  * for the size only.
  */
@@ -1566,7 +1636,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                         fuse_reply_xattr(req, 0);
                 return;
         }
-        if (size) {
+        if (size && name) {
                 buf = malloc(size);
                 if (!buf) {
                         fuse_reply_err(req, ENOMEM);
@@ -1580,6 +1650,11 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                 return;
         }
         proc_path(path, fd);
+        if (!name) {
+                reply_xattr_list(req, path, size);
+                inode_fd_put(inode, fd);
+                return;
+        }
         n = name ? getxattr(path, name, buf, size)
                  : listxattr(path, buf, size);
         if (n < 0)
