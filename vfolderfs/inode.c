@@ -154,8 +154,13 @@ static struct file_handle *handle_of(int fd, int *ret_mount_id)
                         return NULL;
                 h->handle_bytes = size;
                 if (name_to_handle_at(fd, "", h, ret_mount_id,
-                                      AT_EMPTY_PATH) == 0)
-                        return h;
+                                      AT_EMPTY_PATH) == 0) {
+                        /* A million of them may be kept: no slack. */
+                        struct file_handle *fit = realloc(h, sizeof(*h) +
+                                                          h->handle_bytes);
+
+                        return fit ? fit : h;
+                }
                 size = h->handle_bytes;
                 free(h);
                 if (errno != EOVERFLOW)
