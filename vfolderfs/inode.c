@@ -154,8 +154,13 @@ static struct file_handle *handle_of(int fd, int *ret_mount_id)
                         return NULL;
                 h->handle_bytes = size;
                 if (name_to_handle_at(fd, "", h, ret_mount_id,
-                                      AT_EMPTY_PATH) == 0)
-                        return h;
+                                      AT_EMPTY_PATH) == 0) {
+                        /* A million of them may be kept: no slack. */
+                        struct file_handle *fit = realloc(h, sizeof(*h) +
+                                                          h->handle_bytes);
+
+                        return fit ? fit : h;
+                }
                 size = h->handle_bytes;
                 free(h);
                 if (errno != EOVERFLOW)
@@ -260,6 +265,23 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         if (fresh->fd < 0)
                 close(fd); /* the record keeps the handle */
         return fresh;
+}
+
+struct inode *inode_table_find(struct inode_table *t, dev_t dev, ino_t ino,
+                               int folder)
+{
+        struct inode *i;
+
+        pthread_mutex_lock(&t->lock);
+        for (i = t->buckets[key_hash(dev, ino, folder) & (t->n_buckets - 1)];
+             i; i = i->hnext) {
+                if (i->ino == ino && i->dev == dev && i->folder == folder) {
+                        i->nlookup++;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+        return i;
 }
 
 void inode_table_ref(struct inode_table *t, struct inode *inode, uint64_t n)

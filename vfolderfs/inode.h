@@ -78,6 +78,14 @@ struct inode *inode_table_get(struct inode_table *table, int fd,
                               dev_t parent_dev);
 
 /*
+ * The record for (dev, ino, folder) with one lookup added, or NULL when
+ * there is none (then nothing changes).  Lets a lookup of a known inode
+ * skip opening it.
+ */
+struct inode *inode_table_find(struct inode_table *table, dev_t dev,
+                               ino_t ino, int folder);
+
+/*
  * An O_PATH descriptor of the record's inode for one operation: its own
  * (no cost), or one reopened from its handle.  Returns the fd or a negative
  * errno (-ESTALE when the inode is gone).  Pair every success with

@@ -28,6 +28,8 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "devio.h"
+#include "stats.h"
 #include "targets.h"
 #include "vfolderfs.h"
 
@@ -330,6 +332,7 @@ int main(int argc, char *argv[])
         struct vf_config conf;
         char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
         char *fsname_opt = NULL, *err = NULL;
+        const char *stats_path = NULL;
         char hostname[HOST_NAME_MAX + 1];
         int report_fd = -1;
         size_t nofile;
@@ -469,7 +472,11 @@ int main(int argc, char *argv[])
          * anything is recorded in the catalog.  ctx is filled in below,
          * before the first request can arrive (at mount).
          */
-        se = fuse_session_new(&args, &vfs_ops, sizeof(vfs_ops), &ctx);
+        stats_path = getenv("VFOLDERFS_STATS");
+        if (stats_path && !*stats_path)
+                stats_path = NULL;
+        se = fuse_session_new(&args, stats_path ? stats_ops() : &vfs_ops,
+                              sizeof(vfs_ops), &ctx);
         if (!se) {
                 fail("cannot start FUSE session", NULL,
                      "bad FUSE options (see above)");
@@ -561,6 +568,11 @@ int main(int argc, char *argv[])
                 goto out_end;
         }
         mounted = true;
+        r = devio_install(se);
+        if (r < 0) {
+                fail("cannot start FUSE session", NULL, strerror(-r));
+                goto out_end;
+        }
         /*
          * The bind mounts of outside targets need the loop to answer their
          * lookups: a thread makes them, then detaches (mounted_ready).
@@ -599,6 +611,13 @@ int main(int argc, char *argv[])
         if (r < 0)
                 fuse_log(FUSE_LOG_ERR, "vfolderfs: session loop failed: %s\n",
                          strerror(-r));
+        if (stats_path) {
+                r = stats_write(stats_path);
+                if (r < 0)
+                        fuse_log(FUSE_LOG_ERR,
+                                 "vfolderfs: cannot write '%s': %s\n",
+                                 stats_path, strerror(-r));
+        }
         /* The thread is joined: report_fd is ours again (or -1). */
         if (targets_stop(targets, se))
                 ret = 1;

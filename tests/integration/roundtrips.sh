@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# roundtrips.sh - the requests the daemon spares the kernel (issue #5), and
+# the duties it takes over in exchange.  With VFOLDERFS_STATS the daemon
+# counts the requests it receives (vfolderfs/stats.h); these tests count
+# them around a known sequence of system calls:
+#   - HANDLE_KILLPRIV_V2 (vfolderfs/devio.h): writing a file many times asks
+#     for "security.capability" at most once per inode, not once per write;
+#   - a read-only open is closed without a FLUSH request;
+#   - "security.capability" reads as absent;
+# and, since the kernel no longer removes setuid/setgid bits itself, the
+# daemon does: a file given setuid/setgid on the storage host loses them
+# when written, truncated or chowned through the mount; a file capability
+# set on the storage host is gone after a write (the backing file system
+# removes it when the daemon writes).
+
+. "$(dirname "$0")/lib.sh"
+itest_begin roundtrips "$@"
+
+U=1000
+must admin user add alice --uid $U --gid $U
+must admin folder create af --user alice
+B=$(backing_of af) || bail "no backing directory for folder af"
+STATS=$T/stats
+D=$MNT/af
+
+# counted CMD...: run CMD as the user on a fresh mount with counters; sets
+# COUNTS to the daemon's "operation count" lines.
+counted() {
+        export VFOLDERFS_STATS=$STATS
+        rm -f "$STATS"
+        daemon_start "$MNT" alice 2>"$T/start.err" ||
+                bail "cannot start the daemon: $(tr '\n' ' ' <"$T/start.err")"
+        unset VFOLDERFS_STATS
+        asuser $U "$@" >/dev/null 2>&1
+        daemon_stop "$MNT" "$DAEMON_PID"
+        COUNTS=$(cat "$STATS" 2>/dev/null)
+}
+
+# count_of OP: the count of OP in COUNTS (0 when absent).
+count_of() {
+        awk -v op="$1" '$1 == op { n = $2 } END { print n + 0 }' <<<"$COUNTS"
+}
+
+writes_ask_for_security_capability_at_most_once_per_file() {
+        printf 'x' >"$B/w"
+        chown $U:$U "$B/w"
+        counted python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for i in range(200):
+    os.pwrite(fd, b"y" * 4096, i * 4096)
+os.close(fd)' "$D/w"
+        assert_eq 200 "$(count_of write_buf)" "WRITE requests" || return 1
+        [ "$(count_of getxattr)" -le 1 ] || {
+                ITEST_WHY="expected at most 1 GETXATTR for 200 writes got $(count_of getxattr)"
+                return 1
+        }
+        assert_eq 819200 "$(stat -c %s "$B/w")" "size written"
+}
+
+closing_a_read_only_file_sends_no_flush() {
+        printf 'r' >"$B/r"
+        counted python3 -c '
+import os, sys
+for i in range(50):
+    os.close(os.open(sys.argv[1], os.O_RDONLY))' "$D/r"
+        assert_eq 50 "$(count_of open)" "OPEN requests" &&
+        assert_eq 0 "$(count_of flush)" "FLUSH requests"
+}
+
+closing_a_written_file_still_flushes() {
+        counted python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"a")
+os.close(fd)' "$D/r"
+        assert_eq 1 "$(count_of flush)" "FLUSH requests"
+}
+
+security_capability_reads_as_absent() {
+        setcap cap_net_raw+ep "$B/r" || { ITEST_WHY="setcap failed"; return 1; }
+        must_start "$MNT" alice
+        local got
+        got=$(op $U getxattr "$D/r" security.capability)
+        daemon_stop "$MNT" "$DAEMON_PID"
+        setcap -r "$B/r"
+        assert_eq ENODATA "$got" "getxattr security.capability"
+}
+
+# mode_after ACTION: give the backing file setuid+setgid, do ACTION as the
+# user through the mount, print the backing mode.
+mode_after() {
+        printf 'data\n' >"$B/s"
+        chmod 6755 "$B/s"
+        must_start "$MNT" alice
+        case $1 in
+        write) asuser $U sh -c "echo more >>'$D/s'" ;;
+        truncate) op $U truncate "$D/s" 1 >/dev/null ;;
+        chown) "$FSOP" chown "$D/s" $U $U >/dev/null ;;
+        esac
+        daemon_stop "$MNT" "$DAEMON_PID"
+        stat -c %a "$B/s"
+}
+
+writing_clears_setuid_and_setgid_bits() {
+        assert_eq 755 "$(mode_after write)" "mode after a write"
+}
+
+truncating_clears_setuid_and_setgid_bits() {
+        assert_eq 755 "$(mode_after truncate)" "mode after a truncate"
+}
+
+chown_clears_setuid_and_setgid_bits() {
+        assert_eq 755 "$(mode_after chown)" "mode after a chown"
+}
+
+writing_removes_a_file_capability() {
+        printf 'c' >"$B/c"
+        chmod 755 "$B/c"
+        setcap cap_net_raw+ep "$B/c" || { ITEST_WHY="setcap failed"; return 1; }
+        must_start "$MNT" alice
+        asuser $U sh -c "echo more >>'$D/c'"
+        daemon_stop "$MNT" "$DAEMON_PID"
+        assert_eq "" "$(getcap "$B/c")" "capabilities after a write"
+}
+
+run_test writes_ask_for_security_capability_at_most_once_per_file
+run_test closing_a_read_only_file_sends_no_flush
+run_test closing_a_written_file_still_flushes
+run_test security_capability_reads_as_absent
+run_test writing_clears_setuid_and_setgid_bits
+run_test truncating_clears_setuid_and_setgid_bits
+run_test chown_clears_setuid_and_setgid_bits
+run_test writing_removes_a_file_capability
+itest_end

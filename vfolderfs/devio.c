@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * devio.c - /dev/fuse I/O hooks that add FUSE_HANDLE_KILLPRIV_V2 to the
+ * INIT reply (see devio.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/fuse.h>
+
+#include "devio.h"
+
+/* Set once by the INIT request, read by the INIT reply (same thread). */
+static uint64_t init_unique;
+static bool init_offered;
+static bool killpriv_v2;
+
+static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
+{
+        const struct fuse_in_header *in = buf;
+        ssize_t n;
+
+        (void)userdata;
+        n = read(fd, buf, len);
+        if (n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in,
+                                                  flags2)) &&
+            in->opcode == FUSE_INIT && init_unique == 0) {
+                const struct fuse_init_in *arg = (const void *)(in + 1);
+
+                init_unique = in->unique;
+                init_offered = (arg->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+        }
+        return n;
+}
+
+static ssize_t dev_writev(int fd, struct iovec *iov, int count,
+                          void *userdata)
+{
+        (void)userdata;
+        if (init_unique && count == 2 &&
+            iov[0].iov_len == sizeof(struct fuse_out_header) &&
+            iov[1].iov_len >= offsetof(struct fuse_init_out, max_background)) {
+                const struct fuse_out_header *out = iov[0].iov_base;
+
+                if (out->unique == init_unique && out->error == 0) {
+                        struct fuse_init_out *arg = iov[1].iov_base;
+
+                        if (init_offered) {
+                                arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
+                                killpriv_v2 = true;
+                        }
+                        init_unique = 0;
+                }
+        }
+        return writev(fd, iov, count);
+}
+
+static ssize_t dev_splice_receive(int fdin, off_t *offin, int fdout,
+                                  off_t *offout, size_t len,
+                                  unsigned int flags, void *userdata)
+{
+        (void)userdata;
+        return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t dev_splice_send(int fdin, off_t *offin, int fdout,
+                               off_t *offout, size_t len, unsigned int flags,
+                               void *userdata)
+{
+        (void)userdata;
+        return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int devio_install(struct fuse_session *se)
+{
+        static const struct fuse_custom_io io = {
+                .read = dev_read,
+                .writev = dev_writev,
+                .splice_receive = dev_splice_receive,
+                .splice_send = dev_splice_send,
+        };
+
+        return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+bool devio_killpriv_v2(void)
+{
+        return killpriv_v2;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * devio.h - the daemon's own reads and writes of /dev/fuse (libfuse's
+ * custom I/O hooks), which exist for one purpose: to accept the kernel's
+ * FUSE_HANDLE_KILLPRIV_V2 offer, which libfuse 3.14 cannot express.
+ *
+ * Without it the kernel asks the daemon for "security.capability" before
+ * every write(2), truncate and chown (a GETXATTR round trip each), and for
+ * the attributes before every chown.  With it the superblock gets SB_NOSEC
+ * and the kernel asks once per inode until its attributes change, leaving
+ * the removal of setuid/setgid bits and file capabilities to the server:
+ * the backing file system removes file capabilities itself when the daemon
+ * writes, and ops.c clears setuid/setgid bits (which the daemon never
+ * stores anyway) when a file is opened for writing, truncated or chowned.
+ *
+ * Everything else passes through unchanged: requests are read with read(2),
+ * replies written with writev(2), splice goes through splice(2).  The INIT
+ * reply is recognised by the unique id of the INIT request (always read
+ * with read(2): libfuse splices only after INIT), and the flag is added
+ * only when the kernel offered it.
+ */
+#pragma once
+
+#include "vfolderfs.h"
+
+/*
+ * Install the hooks on se, which must be mounted and not yet running.
+ * Returns 0 or a negative errno.
+ */
+int devio_install(struct fuse_session *se);
+
+/* Whether the kernel accepted HANDLE_KILLPRIV_V2 (known after INIT). */
+bool devio_killpriv_v2(void);
