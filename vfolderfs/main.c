@@ -28,6 +28,7 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "live.h"
 #include "targets.h"
 #include "vfolderfs.h"
 
@@ -323,6 +324,7 @@ int main(int argc, char *argv[])
         struct fuse_session *se = NULL;
         struct vfs_ctx ctx = { 0 };
         struct targets *targets = NULL;
+        struct live *live = NULL;
         struct cat_session *session = NULL;
         struct cat_mount *mounts = NULL;
         size_t n_mounts = 0;
@@ -531,7 +533,7 @@ int main(int argc, char *argv[])
         r = view_build(mounts, n_mounts, ctx.root.fd, opts.rw_can_delete,
                        ctx.chown_on_create ? ctx.storage_uid : (uid_t)-1,
                        ctx.chown_on_create ? ctx.storage_gid : (gid_t)-1,
-                       &ctx.view, &err);
+                       (struct view **)&ctx.view, &err); /* before any reader */
         if (r < 0) {
                 fail("cannot build the session view", NULL,
                      err ? err : strerror(-r));
@@ -549,6 +551,26 @@ int main(int argc, char *argv[])
          */
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
+        {
+                /* Admin changes reach the running session (live.h). */
+                struct live_params lp = {
+                        .catalog_path = catalog_path,
+                        .session_id = session->id,
+                        .all_folders = strncmp(opts.source, "session:", 8) != 0,
+                        .scratch_fd = ctx.root.fd,
+                        .chown_uid = ctx.chown_on_create ? ctx.storage_uid
+                                                         : (uid_t)-1,
+                        .chown_gid = ctx.chown_on_create ? ctx.storage_gid
+                                                         : (gid_t)-1,
+                };
+
+                r = live_start(se, &ctx, &lp, &live, &err);
+                if (r < 0) {
+                        fail("cannot watch the catalog", NULL,
+                             err ? err : strerror(-r));
+                        goto out_end;
+                }
+        }
 
         if (fuse_set_signal_handlers(se) != 0) {
                 fail("cannot start FUSE session", NULL,
@@ -613,6 +635,8 @@ out_end:
                 fuse_session_destroy(se);
                 se = NULL;
         }
+        live_stop(live);
+        live = NULL;
         inode_table_free(ctx.inodes);
         ctx.inodes = NULL;
         if (ctx.root.fd >= 0)

@@ -25,6 +25,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "quota.h"
 #include "vfolderfs.h"
 
 #define PROC_FD_MAX 32
@@ -240,6 +241,8 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
 
         if (!S_ISDIR(parent->type))
                 return ENOTDIR;
+        if (check(ctx, parent, VIEW_OP_READ))
+                return ENOENT; /* its folder is gone (live.h) */
         if (bad_name(name))
                 return EINVAL;
         if (strcmp(name, ".") == 0) {
@@ -424,8 +427,12 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         struct stat st;
-        int err;
+        int err = check(ctx, inode, VIEW_OP_READ);
 
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         /*
          * An open file may be unlinked: its descriptor still answers.  (The
          * kernel passes a handle only for regular files; a directory's fh
@@ -433,7 +440,6 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
          */
         if (fi && S_ISREG(inode->type) && fstat((int)fi->fh, &st) == 0) {
                 fix_attr(ctx, &st);
-                err = 0;
         } else {
                 err = stat_inode(ctx, inode, &st);
         }
@@ -531,6 +537,12 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                         goto out_put;
         }
         if (valid & FUSE_SET_ATTR_SIZE) {
+                struct quota_op q;
+
+                err = quota_begin(ctx->view, inode->folder, ifd,
+                                  attr->st_size, &q);
+                if (err)
+                        goto out_put;
                 if (fi) {
                         err = ftruncate((int)fi->fh, attr->st_size) < 0 ?
                               errno : 0;
@@ -547,6 +559,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                                 close(fd);
                         }
                 }
+                quota_end(&q, ifd);
                 if (err)
                         goto out_put;
         }
@@ -639,6 +652,7 @@ static void reply_created(fuse_req_t req, struct inode *parent,
                 fuse_reply_err(req, err);
                 return;
         }
+        quota_add_entry(ctx->view, parent->folder, 0);
         fuse_reply_entry(req, &e);
 }
 
@@ -786,10 +800,14 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                 return;
         }
         err = do_lookup(ctx, dir, newname, &e);
-        if (err)
+        if (err) {
                 fuse_reply_err(req, err);
-        else
-                fuse_reply_entry(req, &e);
+                return;
+        }
+        /* every name of a file counts its size, as `usage` counts */
+        quota_add_entry(ctx->view, dir->folder,
+                        S_ISREG(e.attr.st_mode) ? e.attr.st_size : 0);
+        fuse_reply_entry(req, &e);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -817,7 +835,13 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+        {
+                struct quota_op q;
+
+                quota_remove_begin(ctx->view, dir->folder, dfd, name, &q);
+                err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+                quota_remove_end(&q, err == 0);
+        }
         inode_fd_put(dir, dfd);
         fuse_reply_err(req, err);
 }
@@ -908,7 +932,17 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -ndfd);
                 return;
         }
-        err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+        {
+                struct quota_op q = { 0 };
+
+                /* a replaced entry stops counting */
+                if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
+                    !same_entry(dfd, name, ndfd, newname))
+                        quota_remove_begin(ctx->view, newdir->folder, ndfd,
+                                           newname, &q);
+                err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+                quota_remove_end(&q, err == 0);
+        }
         inode_fd_put(newdir, ndfd);
         inode_fd_put(dir, dfd);
         fuse_reply_err(req, err);
@@ -925,6 +959,11 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fuse_reply_err(req, ELOOP);
                 return;
         }
+        err = check(ctx, inode, VIEW_OP_READ);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
                 err = check(ctx, inode, VIEW_OP_CHANGE);
                 if (err) {
@@ -938,9 +977,17 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 return;
         }
         proc_path(path, ifd);
-        fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
-                        O_CLOEXEC);
-        err = errno;
+        {
+                struct quota_op q = { 0 };
+
+                if (fi->flags & O_TRUNC)
+                        (void)quota_begin(ctx->view, inode->folder, ifd, 0,
+                                          &q);
+                fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT |
+                                               O_EXCL)) | O_CLOEXEC);
+                err = errno;
+                quota_end(&q, ifd);
+        }
         inode_fd_put(inode, ifd);
         if (fd < 0) {
                 fuse_reply_err(req, err);
@@ -988,6 +1035,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 forget_entry(ctx, e.ino);
                 goto out_close;
         }
+        quota_add_entry(ctx->view, dir->folder, 0);
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
         fi->direct_io = 0;
@@ -1005,8 +1053,12 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_READ);
 
-        (void)ino;
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = (int)fi->fh;
         buf.buf[0].pos = off;
@@ -1030,7 +1082,19 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
         out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         out.buf[0].fd = (int)fi->fh;
         out.buf[0].pos = off;
-        res = fuse_buf_copy(&out, in_buf, 0);
+        {
+                struct quota_op q;
+
+                err = quota_begin(ctx->view, inode_of(req, ino)->folder,
+                                  (int)fi->fh,
+                                  off + (off_t)fuse_buf_size(in_buf), &q);
+                if (err) {
+                        fuse_reply_err(req, err);
+                        return;
+                }
+                res = fuse_buf_copy(&out, in_buf, 0);
+                quota_end(&q, (int)fi->fh);
+        }
         if (res < 0)
                 fuse_reply_err(req, (int)-res);
         else
@@ -1173,6 +1237,11 @@ static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
         struct dir_handle *d;
         int fd, ifd, err, vd;
 
+        err = check(ctx, inode, VIEW_OP_READ);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         d = calloc(1, sizeof(*d));
         if (!d) {
                 fuse_reply_err(req, ENOMEM);
@@ -1271,8 +1340,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
         struct inode *dir = inode_of(req, ino);
         char *buf, *p;
         size_t rem = size;
-        int err = 0;
+        int err = check(ctx_of(req), dir, VIEW_OP_READ);
 
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         buf = malloc(size);
         if (!buf) {
                 fuse_reply_err(req, ENOMEM);
@@ -1381,6 +1454,8 @@ static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
         }
         if (fstatvfs(fd, &sv) < 0)
                 err = errno;
+        else
+                quota_statfs(ctx_of(req)->view, inode->folder, &sv);
         inode_fd_put(inode, fd);
         if (err)
                 fuse_reply_err(req, err);
@@ -1560,10 +1635,31 @@ static void vfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
                           off_t offset, off_t length,
                           struct fuse_file_info *fi)
 {
+        const struct view *view = ctx_of(req)->view;
+        int folder = inode_of(req, ino)->folder;
         int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_CHANGE);
+        struct quota_op q = { 0 };
 
+        /*
+         * In a folder with a quota, blocks past the end of the file would be
+         * stored without counting: only size-changing allocation, or
+         * keep-size modes within the file (punching holes), are done.
+         */
+        if (!err && quota_enabled(view, folder) &&
+            (mode & FALLOC_FL_KEEP_SIZE)) {
+                struct stat st;
+
+                if (fstat((int)fi->fh, &st) < 0)
+                        err = errno;
+                else if (offset + length > st.st_size)
+                        err = EOPNOTSUPP;
+        } else if (!err) {
+                err = quota_begin(view, folder, (int)fi->fh, offset + length,
+                                  &q);
+        }
         if (!err && fallocate((int)fi->fh, mode, offset, length) < 0)
                 err = errno;
+        quota_end(&q, (int)fi->fh);
         fuse_reply_err(req, err);
 }
 
@@ -1586,8 +1682,31 @@ static void vfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
                 fuse_reply_err(req, err);
                 return;
         }
-        n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
-                            &off_out, len, (unsigned)flags);
+        {
+                const struct view *view = ctx_of(req)->view;
+                struct quota_op q;
+                struct stat st;
+                off_t end = off_out;
+
+                /* no further than the input has bytes */
+                if (fstat((int)fi_in->fh, &st) < 0)
+                        st.st_size = INT64_MAX - off_out;
+                if (off_in < st.st_size)
+                        end += (uint64_t)(st.st_size - off_in) < len ?
+                               st.st_size - off_in : (off_t)len;
+                err = quota_begin(view, inode_of(req, ino_out)->folder,
+                                  (int)fi_out->fh, end, &q);
+                if (err) {
+                        fuse_reply_err(req, err);
+                        return;
+                }
+                n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
+                                    &off_out, len, (unsigned)flags);
+                if (n < 0)
+                        err = errno;
+                quota_end(&q, (int)fi_out->fh);
+                errno = err;
+        }
         if (n < 0)
                 fuse_reply_err(req, errno);
         else
