@@ -597,6 +597,8 @@ enum cat_fsck_kind {
         CAT_FSCK_MISSING_BACKING,/* folder whose backing directory is gone */
         CAT_FSCK_ORPHAN_DIR,     /* backing-layout directory no folder owns */
         CAT_FSCK_STALE_SESSION,  /* live session whose pid is gone here */
+        CAT_FSCK_USAGE_DRIFT,    /* a quota folder's usage counter differs
+                                  * from what its backing directory holds */
 };
 
 struct cat_fsck_issue {
@@ -612,6 +614,8 @@ struct cat_fsck_issue {
  * (only under a host root that exists); orphan directories are reported,
  * never deleted.  The scratch of an ended session of this hostname that is
  * still there is reported as CAT_FSCK_STALE_SESSION and removed on repair.
+ * The usage counter of a folder with a quota that differs from a count of
+ * its backing directory is CAT_FSCK_USAGE_DRIFT, recounted on repair.
  * hostname NULL: gethostname().
  */
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,

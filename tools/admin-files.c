@@ -435,7 +435,8 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
 {
         static const char *const names[] = { "REF" };
         struct cat_folder *f = NULL;
-        int64_t bytes = 0, files = 0;
+        int64_t bytes = 0, files = 0, cbytes = 0, cfiles = 0;
+        bool have_counter = false;
         struct files_opts o;
         char *what, *err = NULL;
         int r;
@@ -448,6 +449,14 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
         if (r == 0) {
                 r = cat_folder_usage(ctx->cat, f->id, &bytes, &files, &err);
                 r = r < 0 ? admin_fail(r, err, "%s", what) : 0;
+        }
+        if (r == 0 && f->quota_bytes > 0) {
+                char *path = NULL;
+
+                if (cat_folder_backing_path(ctx->cat, f, &path, NULL) == 0)
+                        have_counter = cat_usage_read(path, f->id, &cbytes,
+                                                      &cfiles) == 0;
+                free(path);
         }
         free(what);
         if (r) {
@@ -467,6 +476,14 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
                         json_kv_int(&j, "quota_bytes", f->quota_bytes);
                 else
                         json_kv_null(&j, "quota_bytes");
+                /* what running daemons enforce the quota against */
+                if (have_counter) {
+                        json_kv_int(&j, "counted_bytes", cbytes);
+                        json_kv_int(&j, "counted_files", cfiles);
+                } else {
+                        json_kv_null(&j, "counted_bytes");
+                        json_kv_null(&j, "counted_files");
+                }
                 json_object_end(&j);
                 json_finish(&j);
         } else {
@@ -493,7 +510,9 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
 const struct admin_command admin_usage_cmd = {
         .name = "usage", .path = "usage", .synopsis = "REF [--user U]",
         .help = "Print the bytes (sizes of regular files) and the number of entries\n"
-                "of a folder, and its quota.\n\n"
+                "of a folder, and its quota.  With --json, also the usage counter\n"
+                "that running daemons enforce the quota against (counted_bytes,\n"
+                "counted_files; null when the folder has none).\n\n"
                 "Options:\n"
                 "      --user U        resolve REF among the folders U sees",
         .run = run_usage,
