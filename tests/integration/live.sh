@@ -218,6 +218,35 @@ a_requested_session_keeps_its_set_but_follows_changes() {
         daemon_stop "$S2" "$pid"
 }
 
+# The kernel keeps a looked-up entry for 1 s (entry_timeout); the daemon
+# invalidates it when the folder goes, so the folder is gone well before
+# that second ends.  An attempt whose admin command alone takes more than
+# 0.35 s proves nothing either way and is repeated (at most 5 times).
+the_kernel_cache_is_invalidated_at_once() {
+        local i t0 t1 conclusive=0
+        must admin folder create cached --user bob
+        for i in 1 2 3 4 5; do
+                admin folder share cached alice --permission ro >/dev/null 2>&1 || { ITEST_WHY="share failed"; return 1; }
+                within "cached appeared" is ok stat "$MNT/cached" >/dev/null || return 1
+                sleep 1.1          # let every cached entry expire
+                t0=$EPOCHREALTIME
+                [ -e "$MNT/cached" ] || { ITEST_WHY="cached vanished by itself"; return 1; }
+                admin folder unshare cached alice >/dev/null 2>&1 || { ITEST_WHY="unshare failed"; return 1; }
+                t1=$EPOCHREALTIME
+                if awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a > 0.35) }'; then
+                        continue
+                fi
+                sleep "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", 0.8 - (b - a) }')"
+                if [ -e "$MNT/cached" ]; then
+                        ITEST_WHY="expected the unshared folder gone 0.8 s after its lookup (the kernel's entry was not invalidated)"
+                        return 1
+                fi
+                conclusive=$((conclusive + 1))
+                break
+        done
+        [ "$conclusive" -gt 0 ] || { ITEST_WHY="every admin command took more than 0.35 s: nothing measured"; return 1; }
+}
+
 # delay_ms CMD...: milliseconds until CMD succeeds (CMD is a shell builtin
 # check run as root, so a probe costs no fork; 5 ms polling, 2 s cap).
 delay_ms() {
@@ -282,6 +311,7 @@ run_test a_forced_trash_removes_the_folder_at_once
 run_test an_open_handle_of_a_force_trashed_folder_fails_with_eio_or_estale
 run_test a_write_through_a_handle_opened_before_a_downgrade_is_refused
 run_test a_restored_folder_comes_back
+run_test the_kernel_cache_is_invalidated_at_once
 run_test a_requested_session_keeps_its_set_but_follows_changes
 run_test the_daemon_is_idle_when_nothing_changes
 run_test measure_propagation_delays
