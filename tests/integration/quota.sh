@@ -169,7 +169,7 @@ several_sessions_writing_one_folder_share_its_limit() {
         done
         for i in 1 2 3; do
                 for w in a b c; do
-                        writes "$T/mnt$i/shared/w$i$w" 8000000 12345 >"$T/w$i$w.out" &
+                        writes "$T/mnt$i/shared/w$i$w" 8000000 1000 >"$T/w$i$w.out" &
                         pids+=($!)
                 done
         done
@@ -185,8 +185,8 @@ several_sessions_writing_one_folder_share_its_limit() {
                 ITEST_WHY="expected at most $((4 * Q)) bytes got $real"
                 return 1
         fi
-        # a writer stops when its next 12345-byte write does not fit
-        if [ "$real" -le $((4 * Q - 12345)) ]; then
+        # a writer stops when its next 1000-byte write does not fit
+        if [ "$real" -le $((4 * Q - 1000)) ]; then
                 ITEST_WHY="expected the folder filled to within one write of $((4 * Q)) got $real"
                 return 1
         fi
