@@ -1059,22 +1059,25 @@ static int load_rows(cat_catalog *cat, const char *session_id,
         return 0;
 }
 
+/*
+ * Lookups by folder id in id-sorted arrays (a user may see 10,000 folders:
+ * no quadratic matching).  Both structs begin with the id.
+ */
+static int by_id_cmp(const void *a, const void *b)
+{
+        return strcmp((const char *)a, (const char *)b);
+}
+
 static const struct cat_folder *find_folder(const struct cat_folder *v,
                                             size_t n, const char *id)
 {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i].id, id) == 0)
-                        return &v[i];
-        return NULL;
+        return bsearch(id, v, n, sizeof(*v), by_id_cmp);
 }
 
 static const struct mount_row *find_row(const struct mount_row *rows,
                                         size_t n, const char *id)
 {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(rows[i].folder_id, id) == 0)
-                        return &rows[i];
-        return NULL;
+        return bsearch(id, rows, n, sizeof(*rows), by_id_cmp);
 }
 
 /* Record the refreshed set where it differs from rows. */
@@ -1084,7 +1087,20 @@ static int record_refresh(cat_catalog *cat, const char *session_id,
 {
         sqlite3_stmt *up = NULL, *gone = NULL;
         int64_t now = cat_now();
+        bool *kept;
         int r;
+
+        /* rows (sorted by id) that stay mounted */
+        kept = calloc(n_rows + 1, sizeof(*kept));
+        if (!kept)
+                return cat_oom(reterr);
+        for (size_t j = 0; j < set->n; j++) {
+                const struct mount_row *row = find_row(rows, n_rows,
+                                                       set->v[j].folder_id);
+
+                if (row)
+                        kept[row - rows] = true;
+        }
 
         r = cat_prepare(cat, "INSERT INTO mounts (session_id, folder_id,"
                         " folder_name, target, permission, requested,"
@@ -1095,7 +1111,7 @@ static int record_refresh(cat_catalog *cat, const char *session_id,
                         " mounted_at ELSE ?7 END, unmounted_at = NULL",
                         &up, reterr);
         if (r < 0)
-                return r;
+                goto out;
         r = cat_prepare(cat, "UPDATE mounts SET unmounted_at = ?3 WHERE"
                         " session_id = ?1 AND folder_id = ?2", &gone, reterr);
         if (r < 0)
@@ -1125,14 +1141,7 @@ static int record_refresh(cat_catalog *cat, const char *session_id,
                                         "cannot record mounts");
         }
         for (size_t i = 0; i < n_rows && r == 0; i++) {
-                bool kept = false;
-
-                if (!rows[i].mounted)
-                        continue;
-                for (size_t j = 0; j < set->n && !kept; j++)
-                        kept = strcmp(set->v[j].folder_id,
-                                      rows[i].folder_id) == 0;
-                if (kept)
+                if (!rows[i].mounted || kept[i])
                         continue;
                 sqlite3_reset(gone);
                 sqlite3_bind_text(gone, 1, session_id, -1, SQLITE_STATIC);
@@ -1146,6 +1155,7 @@ static int record_refresh(cat_catalog *cat, const char *session_id,
 out:
         sqlite3_finalize(up);
         sqlite3_finalize(gone);
+        free(kept);
         return r;
 }
 
@@ -1188,6 +1198,10 @@ int cat_session_refresh(cat_catalog *cat, const char *session_id,
         r = load_rows(cat, session_id, &rows, &n_rows, reterr);
         if (r < 0)
                 goto fail;
+        if (n_mountable > 1)
+                qsort(mountable, n_mountable, sizeof(*mountable), by_id_cmp);
+        if (n_rows > 1)
+                qsort(rows, n_rows, sizeof(*rows), by_id_cmp);
 
         /* What it mounted (or asked for), as the catalog stands now. */
         for (size_t i = 0; i < n_rows; i++) {

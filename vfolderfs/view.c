@@ -490,13 +490,23 @@ static int relink(struct view *view)
         return hash_grow(view, view->n_buckets ? view->n_buckets : 64);
 }
 
-static const struct cat_mount *mount_of(const struct cat_mount *mounts,
+/* Mount pointers sorted by folder id, for mount_of(). */
+static int mount_ptr_cmp(const void *a, const void *b)
+{
+        const struct cat_mount *const *x = a, *const *y = b;
+
+        return strcmp((*x)->folder_id, (*y)->folder_id);
+}
+
+static const struct cat_mount *mount_of(const struct cat_mount **sorted,
                                         size_t n, const char *folder_id)
 {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(mounts[i].folder_id, folder_id) == 0)
-                        return &mounts[i];
-        return NULL;
+        struct cat_mount key;
+        const struct cat_mount *kp = &key, **hit;
+
+        snprintf(key.folder_id, sizeof(key.folder_id), "%s", folder_id);
+        hit = bsearch(&kp, sorted, n, sizeof(*sorted), mount_ptr_cmp);
+        return hit ? *hit : NULL;
 }
 
 static void detach_folder(struct view *view, struct view_folder *f)
@@ -513,21 +523,26 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
         struct view *view = NULL;
         size_t cap, n_old = old->n_folders;
         bool *placed = NULL, *is_new = NULL;
+        const struct cat_mount **sorted = NULL;
         int r;
 
         placed = calloc(n + 1, sizeof(*placed));
         is_new = calloc(n + 1, sizeof(*is_new));
-        if (!placed || !is_new) {
+        sorted = calloc(n + 1, sizeof(*sorted));
+        if (!placed || !is_new || !sorted) {
                 r = -ENOMEM;
                 goto out;
         }
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = &mounts[i];
+        qsort(sorted, n, sizeof(*sorted), mount_ptr_cmp);
         r = view_copy(old, n, &view, &cap);
         if (r < 0)
                 goto out;
         /* First detach what went or moved, so its name is free. */
         for (size_t i = 0; i < n_old; i++) {
                 struct view_folder *f = &view->folders[i];
-                const struct cat_mount *m = mount_of(mounts, n, f->folder_id);
+                const struct cat_mount *m = mount_of(sorted, n, f->folder_id);
                 char *s;
 
                 if (!m) {
@@ -567,7 +582,7 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
                 goto out;
         for (size_t i = 0; i < n_old; i++) {
                 struct view_folder *f = &view->folders[i];
-                const struct cat_mount *m = mount_of(mounts, n, f->folder_id);
+                const struct cat_mount *m = mount_of(sorted, n, f->folder_id);
 
                 if (!m || !is_new[m - mounts])
                         continue;
@@ -617,5 +632,6 @@ out:
         view_free(view);
         free(placed);
         free(is_new);
+        free(sorted);
         return r;
 }
