@@ -469,6 +469,12 @@ int cat_usage_read(const char *backing_path, const char *folder_id,
 int cat_usage_recount(const char *backing_path, const char *folder_id,
                       int64_t *ret_bytes, int64_t *ret_files);
 int cat_usage_remove(const char *backing_path, const char *folder_id);
+/*
+ * Measure the tree at path as a counter counts it (bytes of regular files,
+ * entries below path), never following symlinks.  0 or a negative errno.
+ */
+int cat_usage_measure(const char *path, int64_t *ret_bytes,
+                      int64_t *ret_files);
 
 /* ---------------------------------------------------------------------------
  * Sessions and mounts.

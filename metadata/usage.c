@@ -287,3 +287,9 @@ int cat_usage_remove(const char *backing_path, const char *folder_id)
         free(path);
         return r;
 }
+
+int cat_usage_measure(const char *path, int64_t *ret_bytes,
+                      int64_t *ret_files)
+{
+        return cat_tree_usage(path, ret_bytes, ret_files);
+}

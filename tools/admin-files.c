@@ -287,6 +287,54 @@ out:
 /* ---------------------------------------------------------------------------
  * files rm.
  */
+
+/* What name in pfd counts in a usage counter: bytes and entries. */
+static void entry_usage(int pfd, const char *name, int64_t *ret_bytes,
+                        int64_t *ret_files)
+{
+        char path[64 + NAME_MAX];
+        struct stat st;
+
+        *ret_bytes = 0;
+        *ret_files = 0;
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        *ret_files = 1;
+        if (S_ISREG(st.st_mode)) {
+                *ret_bytes = st.st_size;
+        } else if (S_ISDIR(st.st_mode)) {
+                int64_t b = 0, f = 0;
+
+                snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, name);
+                if (cat_usage_measure(path, &b, &f) == 0) {
+                        *ret_bytes = b;
+                        *ret_files += f;
+                }
+        }
+}
+
+/*
+ * The usage counter of a folder with a quota, locked, when one exists
+ * (sessions or uploads use it); NULL otherwise.
+ */
+static cat_usage *usage_locked(struct admin_ctx *ctx, const struct cat_folder *f)
+{
+        cat_usage *u = NULL;
+        char *path = NULL;
+
+        if (f->quota_bytes <= 0 ||
+            cat_folder_backing_path(ctx->cat, f, &path, NULL) < 0)
+                return NULL;
+        if (cat_usage_read(path, f->id, NULL, NULL) == 0 &&
+            cat_usage_open(path, f->id, &u, NULL) == 0 &&
+            cat_usage_lock(u) < 0) {
+                cat_usage_close(u);
+                u = NULL;
+        }
+        free(path);
+        return u;
+}
+
 static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                   int argc, char **argv)
 {
@@ -322,14 +370,26 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                 r = pfd;
         } else if (fstatat(pfd, sp.name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 r = -errno;
-        } else if (S_ISDIR(st.st_mode)) {
-                if (!o.recursive) {
-                        r = admin_failx("is a directory (-r removes it)", "%s", what);
-                        goto out;
-                }
-                r = explorer_remove_tree(pfd, sp.name, ex.dev);
+        } else if (S_ISDIR(st.st_mode) && !o.recursive) {
+                r = admin_failx("is a directory (-r removes it)", "%s", what);
+                goto out;
         } else {
-                r = unlinkat(pfd, sp.name, 0) < 0 ? -errno : 0;
+                /* what goes stops counting against the quota */
+                cat_usage *u = usage_locked(ctx, ex.folder);
+                int64_t b0 = 0, f0 = 0, b1, f1;
+
+                if (u)
+                        entry_usage(pfd, sp.name, &b0, &f0);
+                if (S_ISDIR(st.st_mode))
+                        r = explorer_remove_tree(pfd, sp.name, ex.dev);
+                else
+                        r = unlinkat(pfd, sp.name, 0) < 0 ? -errno : 0;
+                if (u) {
+                        entry_usage(pfd, sp.name, &b1, &f1);
+                        (void)cat_usage_add(u, b1 - b0, f1 - f0);
+                        cat_usage_unlock(u);
+                        cat_usage_close(u);
+                }
         }
         r = r < 0 ? admin_failx(explorer_strerror(r), "%s", what) : 0;
 out:

@@ -221,7 +221,11 @@ files_put_is_held_to_the_same_counter() {
         head -c "$left" /dev/zero >"$T/upload" &&
         assert "files put of exactly what is left to work" admin files put q "$T/upload" up &&
         assert_eq $Q "$(counted q)" "counter after the upload" &&
-        assert_eq EDQUOT "$(writes "$MNT/q/more" 1 1)" "a write in the session after the upload"
+        assert_eq EDQUOT "$(writes "$MNT/q/more" 1 1)" "a write in the session after the upload" || return 1
+        # files rm gives the room back to the sessions
+        assert "files rm to work" admin files rm q up &&
+        assert_eq "$(real_bytes q)" "$(counted q)" "counter after files rm" &&
+        assert_eq ok "$(writes "$MNT/q/more" 1 1)" "a write in the session after files rm"
 }
 
 # timed NAME: run_test NAME and print its duration as a "#" line.
