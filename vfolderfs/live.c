@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,7 +325,18 @@ int live_start(struct fuse_session *se, struct vfs_ctx *ctx,
                         *reterr = NULL;
                 goto fail;
         }
-        r = -pthread_create(&live->thread, NULL, watch, live);
+        {
+                /*
+                 * Signals (SIGTERM, SIGINT: unmount) are for the session
+                 * loop's thread, never this one.
+                 */
+                sigset_t all, old;
+
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                r = -pthread_create(&live->thread, NULL, watch, live);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
         if (r < 0)
                 goto fail;
         live->started = true;
