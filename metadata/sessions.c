@@ -1071,13 +1071,13 @@ static int by_id_cmp(const void *a, const void *b)
 static const struct cat_folder *find_folder(const struct cat_folder *v,
                                             size_t n, const char *id)
 {
-        return bsearch(id, v, n, sizeof(*v), by_id_cmp);
+        return n ? bsearch(id, v, n, sizeof(*v), by_id_cmp) : NULL;
 }
 
 static const struct mount_row *find_row(const struct mount_row *rows,
                                         size_t n, const char *id)
 {
-        return bsearch(id, rows, n, sizeof(*rows), by_id_cmp);
+        return n ? bsearch(id, rows, n, sizeof(*rows), by_id_cmp) : NULL;
 }
 
 /* Record the refreshed set where it differs from rows. */

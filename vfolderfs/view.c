@@ -504,6 +504,8 @@ static const struct cat_mount *mount_of(const struct cat_mount **sorted,
         struct cat_mount key;
         const struct cat_mount *kp = &key, **hit;
 
+        if (n == 0)
+                return NULL;
         snprintf(key.folder_id, sizeof(key.folder_id), "%s", folder_id);
         hit = bsearch(&kp, sorted, n, sizeof(*sorted), mount_ptr_cmp);
         return hit ? *hit : NULL;
@@ -535,7 +537,8 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
         }
         for (size_t i = 0; i < n; i++)
                 sorted[i] = &mounts[i];
-        qsort(sorted, n, sizeof(*sorted), mount_ptr_cmp);
+        if (n > 1)
+                qsort(sorted, n, sizeof(*sorted), mount_ptr_cmp);
         r = view_copy(old, n, &view, &cap);
         if (r < 0)
                 goto out;
