@@ -540,7 +540,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                 struct quota_op q;
 
                 err = quota_begin(ctx->view, inode->folder, ifd,
-                                  attr->st_size, &q);
+                                  attr->st_size, false, &q);
                 if (err)
                         goto out_put;
                 if (fi) {
@@ -982,7 +982,7 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
                 if (fi->flags & O_TRUNC)
                         (void)quota_begin(ctx->view, inode->folder, ifd, 0,
-                                          &q);
+                                          false, &q);
                 fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT |
                                                O_EXCL)) | O_CLOEXEC);
                 err = errno;
@@ -1085,9 +1085,12 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
         {
                 struct quota_op q;
 
+                bool append = fi->flags & O_APPEND;
+                size_t n = fuse_buf_size(in_buf);
+
                 err = quota_begin(ctx->view, inode_of(req, ino)->folder,
-                                  (int)fi->fh,
-                                  off + (off_t)fuse_buf_size(in_buf), &q);
+                                  (int)fi->fh, append ? (off_t)n : off + (off_t)n,
+                                  append, &q);
                 if (err) {
                         fuse_reply_err(req, err);
                         return;
@@ -1654,7 +1657,11 @@ static void vfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
                 else if (offset + length > st.st_size)
                         err = EOPNOTSUPP;
         } else if (!err) {
-                err = quota_begin(view, folder, (int)fi->fh, offset + length,
+                /* inserting a range grows the file by length */
+                bool insert = mode & FALLOC_FL_INSERT_RANGE;
+
+                err = quota_begin(view, folder, (int)fi->fh,
+                                  insert ? length : offset + length, insert,
                                   &q);
         }
         if (!err && fallocate((int)fi->fh, mode, offset, length) < 0)
@@ -1695,7 +1702,7 @@ static void vfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
                         end += (uint64_t)(st.st_size - off_in) < len ?
                                st.st_size - off_in : (off_t)len;
                 err = quota_begin(view, inode_of(req, ino_out)->folder,
-                                  (int)fi_out->fh, end, &q);
+                                  (int)fi_out->fh, end, false, &q);
                 if (err) {
                         fuse_reply_err(req, err);
                         return;

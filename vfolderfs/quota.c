@@ -40,7 +40,7 @@ static int64_t file_size(int fd)
 }
 
 int quota_begin(const struct view *view, int folder, int fd, int64_t new_end,
-                struct quota_op *op)
+                bool append, struct quota_op *op)
 {
         struct quota_folder *q = quota_of(view, folder);
         int64_t used = 0;
@@ -53,6 +53,8 @@ int quota_begin(const struct view *view, int folder, int fd, int64_t new_end,
         if (r < 0)
                 return -r;
         op->before = file_size(fd);
+        if (append)
+                new_end += op->before;
         if (new_end > op->before) {
                 r = cat_usage_get(q->usage, &used, NULL);
                 if (r < 0 ||

@@ -34,11 +34,13 @@ struct quota_op {
 /*
  * Begin an operation on the file open as fd (any descriptor of it, O_PATH
  * included) in folder that may make it new_end bytes long (new_end below
- * the current size: a shrink, always allowed).  Returns 0 (op filled in;
- * pair with quota_end()) or a positive errno (EDQUOT; nothing held).
+ * the current size: a shrink, always allowed), or, with append, new_end
+ * bytes longer than it is now (O_APPEND writes, which land at the real end
+ * whatever offset the kernel gave).  Returns 0 (op filled in; pair with
+ * quota_end()) or a positive errno (EDQUOT; nothing held).
  */
 int quota_begin(const struct view *view, int folder, int fd, int64_t new_end,
-                struct quota_op *op);
+                bool append, struct quota_op *op);
 /* Account the size fd's file has now and release the lock. */
 void quota_end(struct quota_op *op, int fd);
 
