@@ -193,6 +193,25 @@ several_sessions_writing_one_folder_share_its_limit() {
         echo "# 9 writers in 3 daemons filled the 4 MiB quota to $real bytes"
 }
 
+appends_through_two_sessions_are_held_to_the_real_end_of_the_file() {
+        # The second session's kernel still believes the file empty (its
+        # attribute cache), so its O_APPEND write comes with offset 0; the
+        # data lands at the real end, and that is what must be checked.
+        must admin folder create app --user alice --quota 1M
+        local i
+        for i in $(seq 30); do
+                [ -d "$T/mnt1/app" ] && [ -d "$T/mnt2/app" ] && break
+                sleep 0.1
+        done
+        assert_eq EDQUOT "$(py $U '
+f1 = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+f2 = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
+os.fstat(f2)
+os.write(f1, b"a" * 600000)
+run(lambda: os.write(f2, b"b" * 600000))' "$T/mnt1/app/f" "$T/mnt2/app/f")" "the second 600000-byte append" &&
+        assert_eq 600000 "$(real_bytes app)" "what the folder holds"
+}
+
 fsck_reports_a_drifted_counter_and_repair_recounts_it() {
         printf 'written-behind-the-daemons-back' >"$(backing_of q)/direct"
         local issues
@@ -246,6 +265,7 @@ timed df_shows_the_quota_as_size_and_the_rest_as_free
 timed a_quota_change_reaches_the_running_daemon
 timed a_folder_without_quota_is_not_limited
 timed several_sessions_writing_one_folder_share_its_limit
+timed appends_through_two_sessions_are_held_to_the_real_end_of_the_file
 timed fsck_reports_a_drifted_counter_and_repair_recounts_it
 timed files_put_is_held_to_the_same_counter
 for p in "${DAEMON_PIDS[@]}"; do
