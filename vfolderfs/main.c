@@ -627,6 +627,9 @@ int main(int argc, char *argv[])
         targets = NULL;
 
 out_end:
+        /* The watcher notifies through se: stop it first. */
+        live_stop(live);
+        live = NULL;
         if (se) {
                 if (mounted)
                         fuse_session_unmount(se);
@@ -635,8 +638,6 @@ out_end:
                 fuse_session_destroy(se);
                 se = NULL;
         }
-        live_stop(live);
-        live = NULL;
         inode_table_free(ctx.inodes);
         ctx.inodes = NULL;
         if (ctx.root.fd >= 0)
