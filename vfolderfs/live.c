@@ -234,14 +234,28 @@ static bool drain_events(struct live *live)
         return hit;
 }
 
-static void check_catalog(struct live *live)
+/*
+ * Refresh when the catalog changed.  A failed refresh (the catalog busy
+ * past its timeout, a transient error) is retried: *retry_ms is set to the
+ * next delay (doubling up to LIVE_RETRY_MAX_MS), -1 once it worked.
+ */
+static void check_catalog(struct live *live, int *retry_ms)
 {
         int64_t v;
 
-        if (cat_data_version(live->cat, &v) < 0 || v == live->data_version)
+        if (cat_data_version(live->cat, &v) < 0) {
+                v = live->data_version;
+                *retry_ms = *retry_ms < 0 ? 100 : *retry_ms;
+        }
+        if (v == live->data_version && *retry_ms < 0)
                 return;
         live->data_version = v;
-        (void)refresh(live);
+        if (refresh(live) == 0)
+                *retry_ms = -1;
+        else if (*retry_ms < 0)
+                *retry_ms = 100;
+        else if (*retry_ms < LIVE_RETRY_MAX_MS)
+                *retry_ms *= 2;
 }
 
 static void *watch(void *arg)
@@ -252,18 +266,28 @@ static void *watch(void *arg)
                 { .fd = live->stop_fd, .events = POLLIN },
         };
 
+        int retry_ms = -1;
+
         /* Whatever changed between the session's start and now. */
         (void)cat_data_version(live->cat, &live->data_version);
-        (void)refresh(live);
+        if (refresh(live) < 0)
+                retry_ms = 100;
         for (;;) {
                 int timeout = live->retired ? LIVE_RETIRE_S * 1000 / 2 : -1;
-                int r = poll(pfd, 2, timeout);
+                int r;
 
+                if (retry_ms >= 0 && (timeout < 0 || retry_ms < timeout))
+                        timeout = retry_ms;
+                r = poll(pfd, 2, timeout);
                 if (r < 0 && errno != EINTR)
                         break;
                 if (pfd[1].revents)
                         break;
                 free_retired(live, false);
+                if (r == 0 && retry_ms >= 0) {
+                        check_catalog(live, &retry_ms);
+                        continue;
+                }
                 if (r <= 0 || !(pfd[0].revents & POLLIN))
                         continue;
                 if (!drain_events(live))
@@ -271,7 +295,7 @@ static void *watch(void *arg)
                 /* Let a burst of writes (one admin command) settle. */
                 while (poll(pfd, 1, LIVE_DEBOUNCE_MS) > 0)
                         (void)drain_events(live);
-                check_catalog(live);
+                check_catalog(live, &retry_ms);
         }
         return NULL;
 }

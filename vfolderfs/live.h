@@ -20,6 +20,8 @@
 
 /* Quiet time after the last catalog write before looking, milliseconds. */
 #define LIVE_DEBOUNCE_MS 20
+/* Longest wait between retries of a refresh that failed, milliseconds. */
+#define LIVE_RETRY_MAX_MS 5000
 /* How long a replaced view is kept for requests still reading it, seconds. */
 #define LIVE_RETIRE_S 30
 
