@@ -544,7 +544,7 @@ int cat_session_start(cat_catalog *cat, const char *source,
 /*
  * What running session session_id should mount now (SPEC section 5: admin
  * changes reach running daemons), in one transaction that also records it
- * in the session's mounts.  Every folder it mounts or asked for that the
+ * in the session's mounts (with record).  Every folder it mounts or asked for that the
  * user can still mount (ready, visible), with the permission it asked for
  * capped by the user's effective permission now; a folder mounted at its
  * default target follows a rename, one at an alias keeps the alias.  Plus
@@ -553,11 +553,14 @@ int cat_session_start(cat_catalog *cat, const char *source,
  * longer mountable are left out and their mounts marked unmounted.
  * Returns the mounts (backing_path and quota_bytes filled in) in no
  * particular order; -ENOENT for an ended or unknown session; -EINVAL when
- * the new targets clash (a rename onto an alias's path).
+ * the new targets clash (a rename onto an alias's path).  Without record
+ * nothing is written (a read transaction: no lock, no sync), so a daemon
+ * can apply the result first and record it afterwards.
  */
 int cat_session_refresh(cat_catalog *cat, const char *session_id,
-                        bool all_folders, struct cat_mount **ret_mounts,
-                        size_t *ret_n, char **reterr);
+                        bool all_folders, bool record,
+                        struct cat_mount **ret_mounts, size_t *ret_n,
+                        char **reterr);
 
 /*
  * End a session: ended_at and every mount's unmounted_at set, scratch

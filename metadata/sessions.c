@@ -498,8 +498,23 @@ static int mount_by_folder_cmp(const void *a, const void *b)
  * The backing path of every mount, from one query over the mounts just
  * recorded (a session may hold thousands).
  */
+static int fill_backing_from(cat_catalog *cat, const char *session_id,
+                             const char *user_id, struct mount_set *set,
+                             char **reterr);
+
 static int fill_backing(cat_catalog *cat, const char *session_id,
                         struct mount_set *set, char **reterr)
+{
+        return fill_backing_from(cat, session_id, NULL, set, reterr);
+}
+
+/*
+ * With user_id: from the folders that user sees (mounts not recorded yet),
+ * else from the session's recorded mounts.
+ */
+static int fill_backing_from(cat_catalog *cat, const char *session_id,
+                             const char *user_id, struct mount_set *set,
+                             char **reterr)
 {
         struct cat_mount **by_id;
         sqlite3_stmt *stmt = NULL;
@@ -511,13 +526,18 @@ static int fill_backing(cat_catalog *cat, const char *session_id,
         for (size_t i = 0; i < set->n; i++)
                 by_id[i] = &set->v[i];
         qsort(by_id, set->n, sizeof(*by_id), mount_by_folder_cmp);
-        r = cat_prepare(cat, "SELECT f.id, f.owner_type, f.owner_id, h.root"
+        r = cat_prepare(cat, user_id ?
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
+                        " FROM folders f JOIN hosts h ON h.name = f.host"
+                        " WHERE f.id IN (" CAT_VISIBLE_IDS("?1") ")" :
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
                         " FROM mounts m JOIN folders f ON f.id = m.folder_id"
                         " JOIN hosts h ON h.name = f.host"
-                        " WHERE m.session_id = ?", &stmt, reterr);
+                        " WHERE m.session_id = ?1", &stmt, reterr);
         if (r < 0)
                 goto out;
-        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 1, user_id ? user_id : session_id, -1,
+                          SQLITE_STATIC);
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 struct cat_mount key, *kp = &key, **hit;
                 enum cat_owner_type type = CAT_OWNER_USER;
@@ -1160,8 +1180,9 @@ out:
 }
 
 int cat_session_refresh(cat_catalog *cat, const char *session_id,
-                        bool all_folders, struct cat_mount **ret_mounts,
-                        size_t *ret_n, char **reterr)
+                        bool all_folders, bool record,
+                        struct cat_mount **ret_mounts, size_t *ret_n,
+                        char **reterr)
 {
         char uid[CAT_UUID_STRLEN];
         struct cat_folder *mountable = NULL;
@@ -1171,7 +1192,8 @@ int cat_session_refresh(cat_catalog *cat, const char *session_id,
         sqlite3_stmt *stmt = NULL;
         int r, rc;
 
-        r = cat_begin(cat, reterr);
+        /* Only reading: a deferred transaction, nothing to write or sync. */
+        r = record ? cat_begin(cat, reterr) : cat_exec(cat, "BEGIN", reterr);
         if (r < 0)
                 return r;
         r = cat_prepare(cat, "SELECT user_id, ended_at FROM sessions"
@@ -1260,10 +1282,12 @@ int cat_session_refresh(cat_catalog *cat, const char *session_id,
         r = check_targets(&set, NULL, 0, reterr);
         if (r < 0)
                 goto fail;
-        r = record_refresh(cat, session_id, rows, n_rows, &set, reterr);
+        if (record)
+                r = record_refresh(cat, session_id, rows, n_rows, &set,
+                                   reterr);
         if (r < 0)
                 goto fail;
-        r = fill_backing(cat, session_id, &set, reterr);
+        r = fill_backing_from(cat, session_id, uid, &set, reterr);
         if (r < 0)
                 goto fail;
         r = cat_commit(cat, reterr);

@@ -179,13 +179,21 @@ static int refresh(struct live *live)
         char *err = NULL;
         int ret;
 
+        /*
+         * Read and apply first, record in the catalog after: the record's
+         * commit waits for the catalog's write lock and an fsync, which on
+         * a busy storage can take longer than the change may.
+         */
         ret = cat_session_refresh(live->cat, live->session_id,
-                                  live->all_folders, &mounts, &n, &err);
+                                  live->all_folders, false, &mounts, &n,
+                                  &err);
         if (ret == 0)
                 ret = view_update(old, mounts, n, live->scratch_fd,
                                   live->chown_uid, live->chown_gid, &view,
                                   &err);
         cat_mount_list_free(mounts, n);
+        mounts = NULL;
+        n = 0;
         if (ret < 0) {
                 fuse_log(FUSE_LOG_ERR,
                          "vfolderfs: cannot follow catalog changes: %s\n",
@@ -205,6 +213,15 @@ static int refresh(struct live *live)
         r->at = now_s();
         r->next = live->retired;
         live->retired = r;
+        ret = cat_session_refresh(live->cat, live->session_id,
+                                  live->all_folders, true, &mounts, &n, &err);
+        if (ret < 0) {
+                fuse_log(FUSE_LOG_ERR,
+                         "vfolderfs: cannot record the session's mounts: %s\n",
+                         err ? err : strerror(-ret));
+                free(err);
+        }
+        cat_mount_list_free(mounts, n);
         return 0;
 }
 

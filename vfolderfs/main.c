@@ -627,7 +627,15 @@ int main(int argc, char *argv[])
         targets = NULL;
 
 out_end:
-        /* The watcher notifies through se: stop it first. */
+        /*
+         * The watcher notifies through se: stop it before se goes, after
+         * the unmount (a notification in flight then fails at once instead
+         * of waiting on a request no worker is left to answer).
+         */
+        if (se && mounted) {
+                fuse_session_unmount(se);
+                mounted = false;
+        }
         live_stop(live);
         live = NULL;
         if (se) {

@@ -713,8 +713,8 @@ static void refresh(struct fx *fx, const char *id, bool all,
 {
         cat_mount_list_free(rf->m, rf->n);
         memset(rf, 0, sizeof(*rf));
-        assert_ok(cat_session_refresh(fx->cat, id, all, &rf->m, &rf->n,
-                                      reterr));
+        assert_ok(cat_session_refresh(fx->cat, id, all, true, &rf->m,
+                                      &rf->n, reterr));
 }
 
 static const struct cat_mount *refreshed_mount(const struct refreshed *rf,
@@ -744,6 +744,15 @@ static void refresh_of_a_user_session_follows_shares_renames_and_trash(void **st
 
         assert_ok(cat_folder_share(fx->cat, "bobs", "alice", CAT_PERM_RO,
                                    reterr));
+        /* without record: the answer, nothing written */
+        cat_mount_list_free(rf.m, rf.n);
+        memset(&rf, 0, sizeof(rf));
+        assert_ok(cat_session_refresh(fx->cat, st.s->id, true, false, &rf.m,
+                                      &rf.n, reterr));
+        assert_non_null(refreshed_mount(&rf, "bobs"));
+        assert_non_null(refreshed_mount(&rf, "bobs")->backing_path);
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM mounts WHERE"
+                                    " folder_name = 'bobs'"), 0);
         refresh(fx, st.s->id, true, &rf);
         m = refreshed_mount(&rf, "bobs");
         assert_non_null(m);
@@ -835,8 +844,8 @@ static void refresh_of_an_ended_session_is_enoent(void **state)
         fx_user(fx, "alice");
         start(fx, "alice", getpid(), &st);
         assert_ok(cat_session_end(fx->cat, st.s->id, reterr));
-        assert_fails(cat_session_refresh(fx->cat, st.s->id, true, &m, &n,
-                                         reterr), -ENOENT, "ended");
+        assert_fails(cat_session_refresh(fx->cat, st.s->id, true, true, &m,
+                                         &n, reterr), -ENOENT, "ended");
         assert_null(m);
         started_release(&st);
 }
