@@ -56,6 +56,9 @@ within() {
 }
 
 is() { [ "$(op $U "$2" "$3" ${4:+"$4"})" = "$1" ]; }
+# reads_as CONTENT PATH: PATH read by the session user gives CONTENT (a
+# function, so that `within` runs the read again at every try).
+reads_as() { [ "$(asuser $U cat "$2" 2>/dev/null)" = "$1" ]; }
 # create_gives ERRNO DIR: creating a new name in DIR gives ERRNO (or ok).
 # A fresh name each time: a probe that succeeded before the change arrived
 # must not make the next one fail with EEXIST.
@@ -64,7 +67,7 @@ create_gives() { [ "$(op $U create "$2/probe.${EPOCHREALTIME/./}" 644)" = "$1" ]
 a_share_appears_in_a_running_session() {
         assert_eq ENOENT "$(op $U stat "$MNT/bobdata")" "bobdata before the share" || return 1
         admin folder share bobdata alice --permission ro >/dev/null 2>&1 || { ITEST_WHY="share failed"; return 1; }
-        within "bobdata appeared" test "$(asuser $U cat "$MNT/bobdata/bfile" 2>/dev/null)" = bob-file &&
+        within "bobdata appeared" reads_as bob-file "$MNT/bobdata/bfile" &&
         assert_eq EROFS "$(op $U create "$MNT/bobdata/new" 644)" "create in the ro share"
 }
 
@@ -85,7 +88,7 @@ a_permission_change_reaches_a_running_session() {
 a_rename_reaches_a_running_session() {
         printf 'kept\n' >"$(backing_of keep)/kfile"
         admin folder rename keep kept >/dev/null 2>&1 || { ITEST_WHY="rename failed"; return 1; }
-        within "keep renamed to kept" test "$(asuser $U cat "$MNT/kept/kfile" 2>/dev/null)" = kept &&
+        within "keep renamed to kept" reads_as kept "$MNT/kept/kfile" &&
         assert_eq ENOENT "$(op $U stat "$MNT/keep")" "the old name"
 }
 
@@ -173,7 +176,7 @@ a_restored_folder_comes_back() {
         admin folder delete phoenix --force >/dev/null 2>&1 || { ITEST_WHY="delete failed"; return 1; }
         within "phoenix went" is ENOENT stat "$MNT/phoenix" || return 1
         admin folder restore phoenix >/dev/null 2>&1 || { ITEST_WHY="restore failed"; return 1; }
-        within "phoenix came back" test "$(asuser $U cat "$MNT/phoenix/p" 2>/dev/null)" = risen
+        within "phoenix came back" reads_as risen "$MNT/phoenix/p"
 }
 
 the_daemon_is_idle_when_nothing_changes() {
