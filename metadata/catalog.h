@@ -424,6 +424,59 @@ int cat_folder_usage(cat_catalog *cat, const char *ref, int64_t *ret_bytes,
                      int64_t *ret_files, char **reterr);
 
 /* ---------------------------------------------------------------------------
+ * Usage counters: the bytes (st_size of regular files, each name of a hard
+ * link counted) and entries (everything below the top, as cat_tree_usage()
+ * and cat_folder_usage() count) of a folder with a quota, kept in a small
+ * file <host root>/CAT_USAGE_DIR/<folder id> shared by every daemon and
+ * admin command that changes the folder.  A change of size is made between
+ * cat_usage_lock() and cat_usage_unlock(), which exclude the other threads
+ * of the process and other processes (an open-file-description lock), so
+ * the counter is exact among its users; data written around them (on the
+ * storage host directly) makes it drift until cat_usage_recount().
+ */
+#define CAT_USAGE_DIR ".vfolderfs-usage"
+
+typedef struct cat_usage cat_usage;
+
+/*
+ * The counter file of a folder whose backing directory is backing_path
+ * (laid out as cat_backing_path() builds it); malloc'd, NULL if
+ * backing_path has too few components or on ENOMEM.  Thread-safe.
+ */
+char *cat_usage_path(const char *backing_path, const char *folder_id);
+
+/*
+ * Open a folder's counter, creating it (and CAT_USAGE_DIR) and counting the
+ * backing directory when it does not exist yet.  One handle may be used by
+ * several threads.  Returns 0 or a negative errno.
+ */
+int cat_usage_open(const char *backing_path, const char *folder_id,
+                   cat_usage **ret_usage, char **reterr);
+void cat_usage_close(cat_usage *usage);
+/* Exclusive access across threads and processes; 0 or a negative errno. */
+int cat_usage_lock(cat_usage *usage);
+void cat_usage_unlock(cat_usage *usage);
+/* Read, or add to (negative: subtract), the counter; hold the lock. */
+int cat_usage_get(cat_usage *usage, int64_t *ret_bytes, int64_t *ret_files);
+int cat_usage_add(cat_usage *usage, int64_t bytes, int64_t files);
+/*
+ * Without a handle: read the counter (-ENOENT when the folder has none),
+ * recount it from the backing directory under its lock (-ENOENT when it has
+ * none), remove it (none is not an error).
+ */
+int cat_usage_read(const char *backing_path, const char *folder_id,
+                   int64_t *ret_bytes, int64_t *ret_files);
+int cat_usage_recount(const char *backing_path, const char *folder_id,
+                      int64_t *ret_bytes, int64_t *ret_files);
+int cat_usage_remove(const char *backing_path, const char *folder_id);
+/*
+ * Measure the tree at path as a counter counts it (bytes of regular files,
+ * entries below path), never following symlinks.  0 or a negative errno.
+ */
+int cat_usage_measure(const char *path, int64_t *ret_bytes,
+                      int64_t *ret_files);
+
+/* ---------------------------------------------------------------------------
  * Sessions and mounts.
  */
 struct cat_session {
@@ -489,6 +542,27 @@ int cat_session_start(cat_catalog *cat, const char *source,
                       char **reterr);
 
 /*
+ * What running session session_id should mount now (SPEC section 5: admin
+ * changes reach running daemons), in one transaction that also records it
+ * in the session's mounts (with record).  Every folder it mounts or asked for that the
+ * user can still mount (ready, visible), with the permission it asked for
+ * capped by the user's effective permission now; a folder mounted at its
+ * default target follows a rename, one at an alias keeps the alias.  Plus
+ * the folders it does not have yet: all of them when all_folders (a session
+ * started from a user name), else the automount folders.  Folders no
+ * longer mountable are left out and their mounts marked unmounted.
+ * Returns the mounts (backing_path and quota_bytes filled in) in no
+ * particular order; -ENOENT for an ended or unknown session; -EINVAL when
+ * the new targets clash (a rename onto an alias's path).  Without record
+ * nothing is written (a read transaction: no lock, no sync), so a daemon
+ * can apply the result first and record it afterwards.
+ */
+int cat_session_refresh(cat_catalog *cat, const char *session_id,
+                        bool all_folders, bool record,
+                        struct cat_mount **ret_mounts, size_t *ret_n,
+                        char **reterr);
+
+/*
  * End a session: ended_at and every mount's unmounted_at set, scratch
  * directory removed (never following symlinks).  An ended session is
  * -EALREADY.  Folder data is never touched.  The session is marked ended
@@ -532,6 +606,8 @@ enum cat_fsck_kind {
         CAT_FSCK_MISSING_BACKING,/* folder whose backing directory is gone */
         CAT_FSCK_ORPHAN_DIR,     /* backing-layout directory no folder owns */
         CAT_FSCK_STALE_SESSION,  /* live session whose pid is gone here */
+        CAT_FSCK_USAGE_DRIFT,    /* a quota folder's usage counter differs
+                                  * from what its backing directory holds */
 };
 
 struct cat_fsck_issue {
@@ -547,6 +623,8 @@ struct cat_fsck_issue {
  * (only under a host root that exists); orphan directories are reported,
  * never deleted.  The scratch of an ended session of this hostname that is
  * still there is reported as CAT_FSCK_STALE_SESSION and removed on repair.
+ * The usage counter of a folder with a quota that differs from a count of
+ * its backing directory is CAT_FSCK_USAGE_DRIFT, recounted on repair.
  * hostname NULL: gethostname().
  */
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,

@@ -784,6 +784,18 @@ int cat_folder_set(cat_catalog *cat, const char *ref,
         if (r < 0)
                 goto fail;
         r = cat_commit(cat, reterr);
+        /*
+         * A folder without a quota has no maintained counter: drop it when
+         * the quota goes or comes, so the next user counts afresh.
+         */
+        if (r == 0 && quota != f.quota_bytes &&
+            (quota == 0 || f.quota_bytes == 0)) {
+                char *path = NULL;
+
+                if (cat_folder_backing_path(cat, &f, &path, NULL) == 0)
+                        (void)cat_usage_remove(path, f.id);
+                free(path);
+        }
         goto out;
 fail:
         cat_rollback(cat);
@@ -908,6 +920,8 @@ int cat_folder_purge(cat_catalog *cat, const char *ref, bool force,
         /* folder_remove commits. */
         r = folder_remove(cat, &f, path, reterr);
         cat_rollback(cat);
+        if (r == 0)
+                (void)cat_usage_remove(path, f.id);
         goto out;
 fail:
         cat_rollback(cat);

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -380,6 +381,46 @@ static int check_sessions(cat_catalog *cat, const char *hostname, bool repair,
         return r;
 }
 
+/* Usage counters of folders with a quota against their backing trees. */
+static int check_usage(cat_catalog *cat, bool repair, struct issues *is,
+                       char **reterr)
+{
+        struct cat_folder *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = cat_folder_list(cat, NULL, &v, &n, reterr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                int64_t cb, cf, tb, tf;
+                char *path = NULL;
+                bool fixed = false;
+
+                if (v[i].quota_bytes <= 0 ||
+                    cat_folder_backing_path(cat, &v[i], &path, NULL) < 0)
+                        continue;
+                if (cat_usage_read(path, v[i].id, &cb, &cf) == 0 &&
+                    cat_tree_usage(path, &tb, &tf) == 0 &&
+                    (cb != tb || cf != tf)) {
+                        if (repair)
+                                fixed = cat_usage_recount(path, v[i].id, NULL,
+                                                          NULL) == 0;
+                        r = add_issue(is, CAT_FSCK_USAGE_DRIFT, v[i].id, fixed,
+                                      "usage counter of folder '%s' says %"
+                                      PRId64 " bytes in %" PRId64 " entries, "
+                                      "the folder holds %" PRId64 " in %"
+                                      PRId64 "%s", v[i].name, cb, cf, tb, tf,
+                                      fixed ? " (recounted)" : "");
+                        if (r < 0)
+                                r = cat_oom(reterr);
+                }
+                free(path);
+        }
+        cat_folder_list_free(v, n);
+        return r;
+}
+
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
              struct cat_fsck_issue **ret_issues, size_t *ret_n, char **reterr)
 {
@@ -409,6 +450,9 @@ int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
         if (r < 0)
                 goto out;
         r = check_sessions(cat, hostname, repair, &is, reterr);
+        if (r < 0)
+                goto out;
+        r = check_usage(cat, repair, &is, reterr);
         if (r < 0)
                 goto out;
 done:

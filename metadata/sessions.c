@@ -498,8 +498,23 @@ static int mount_by_folder_cmp(const void *a, const void *b)
  * The backing path of every mount, from one query over the mounts just
  * recorded (a session may hold thousands).
  */
+static int fill_backing_from(cat_catalog *cat, const char *session_id,
+                             const char *user_id, struct mount_set *set,
+                             char **reterr);
+
 static int fill_backing(cat_catalog *cat, const char *session_id,
                         struct mount_set *set, char **reterr)
+{
+        return fill_backing_from(cat, session_id, NULL, set, reterr);
+}
+
+/*
+ * With user_id: from the folders that user sees (mounts not recorded yet),
+ * else from the session's recorded mounts.
+ */
+static int fill_backing_from(cat_catalog *cat, const char *session_id,
+                             const char *user_id, struct mount_set *set,
+                             char **reterr)
 {
         struct cat_mount **by_id;
         sqlite3_stmt *stmt = NULL;
@@ -511,13 +526,18 @@ static int fill_backing(cat_catalog *cat, const char *session_id,
         for (size_t i = 0; i < set->n; i++)
                 by_id[i] = &set->v[i];
         qsort(by_id, set->n, sizeof(*by_id), mount_by_folder_cmp);
-        r = cat_prepare(cat, "SELECT f.id, f.owner_type, f.owner_id, h.root"
+        r = cat_prepare(cat, user_id ?
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
+                        " FROM folders f JOIN hosts h ON h.name = f.host"
+                        " WHERE f.id IN (" CAT_VISIBLE_IDS("?1") ")" :
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
                         " FROM mounts m JOIN folders f ON f.id = m.folder_id"
                         " JOIN hosts h ON h.name = f.host"
-                        " WHERE m.session_id = ?", &stmt, reterr);
+                        " WHERE m.session_id = ?1", &stmt, reterr);
         if (r < 0)
                 goto out;
-        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 1, user_id ? user_id : session_id, -1,
+                          SQLITE_STATIC);
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 struct cat_mount key, *kp = &key, **hit;
                 enum cat_owner_type type = CAT_OWNER_USER;
@@ -978,5 +998,311 @@ fail:
 out:
         sqlite3_finalize(stmt);
         cat_folder_release(&f);
+        return r;
+}
+
+/* One row of a running session's mounts, as recorded. */
+struct mount_row {
+        char folder_id[CAT_UUID_STRLEN];
+        char *folder_name;
+        char *target;
+        enum cat_perm requested;
+        enum cat_perm permission;
+        bool mounted;
+};
+
+static void mount_rows_free(struct mount_row *rows, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(rows[i].folder_name);
+                free(rows[i].target);
+        }
+        free(rows);
+}
+
+static int load_rows(cat_catalog *cat, const char *session_id,
+                     struct mount_row **ret_rows, size_t *ret_n, char **reterr)
+{
+        struct mount_row *rows = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *stmt;
+        int r, rc;
+
+        r = cat_prepare(cat, "SELECT folder_id, folder_name, target,"
+                        " requested, permission, unmounted_at IS NULL"
+                        " FROM mounts WHERE session_id = ?", &stmt, reterr);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct mount_row *row;
+
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 16;
+                        struct mount_row *nv = realloc(rows,
+                                                       ncap * sizeof(*nv));
+
+                        if (!nv) {
+                                r = cat_oom(reterr);
+                                break;
+                        }
+                        rows = nv;
+                        cap = ncap;
+                }
+                row = &rows[n];
+                memset(row, 0, sizeof(*row));
+                cat_copy_id(row->folder_id, stmt, 0);
+                row->folder_name = cat_column_strdup(stmt, 1);
+                row->target = cat_column_strdup(stmt, 2);
+                n++;
+                if (!row->folder_name || !row->target) {
+                        r = cat_oom(reterr);
+                        break;
+                }
+                (void)cat_perm_from_string(
+                        (const char *)sqlite3_column_text(stmt, 3),
+                        &row->requested);
+                (void)cat_perm_from_string(
+                        (const char *)sqlite3_column_text(stmt, 4),
+                        &row->permission);
+                row->mounted = sqlite3_column_int(stmt, 5) != 0;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = cat_sql_err(cat, reterr, rc, "cannot read mounts");
+        sqlite3_finalize(stmt);
+        if (r < 0) {
+                mount_rows_free(rows, n);
+                return r;
+        }
+        *ret_rows = rows;
+        *ret_n = n;
+        return 0;
+}
+
+/*
+ * Lookups by folder id in id-sorted arrays (a user may see 10,000 folders:
+ * no quadratic matching).  Both structs begin with the id.
+ */
+static int by_id_cmp(const void *a, const void *b)
+{
+        return strcmp((const char *)a, (const char *)b);
+}
+
+static const struct cat_folder *find_folder(const struct cat_folder *v,
+                                            size_t n, const char *id)
+{
+        return n ? bsearch(id, v, n, sizeof(*v), by_id_cmp) : NULL;
+}
+
+static const struct mount_row *find_row(const struct mount_row *rows,
+                                        size_t n, const char *id)
+{
+        return n ? bsearch(id, rows, n, sizeof(*rows), by_id_cmp) : NULL;
+}
+
+/* Record the refreshed set where it differs from rows. */
+static int record_refresh(cat_catalog *cat, const char *session_id,
+                          const struct mount_row *rows, size_t n_rows,
+                          const struct mount_set *set, char **reterr)
+{
+        sqlite3_stmt *up = NULL, *gone = NULL;
+        int64_t now = cat_now();
+        bool *kept;
+        int r;
+
+        /* rows (sorted by id) that stay mounted */
+        kept = calloc(n_rows + 1, sizeof(*kept));
+        if (!kept)
+                return cat_oom(reterr);
+        for (size_t j = 0; j < set->n; j++) {
+                const struct mount_row *row = find_row(rows, n_rows,
+                                                       set->v[j].folder_id);
+
+                if (row)
+                        kept[row - rows] = true;
+        }
+
+        r = cat_prepare(cat, "INSERT INTO mounts (session_id, folder_id,"
+                        " folder_name, target, permission, requested,"
+                        " mounted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                        " ON CONFLICT (session_id, folder_id) DO UPDATE SET"
+                        " folder_name = ?3, target = ?4, permission = ?5,"
+                        " mounted_at = CASE WHEN unmounted_at IS NULL THEN"
+                        " mounted_at ELSE ?7 END, unmounted_at = NULL",
+                        &up, reterr);
+        if (r < 0)
+                goto out;
+        r = cat_prepare(cat, "UPDATE mounts SET unmounted_at = ?3 WHERE"
+                        " session_id = ?1 AND folder_id = ?2", &gone, reterr);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < set->n && r == 0; i++) {
+                const struct cat_mount *m = &set->v[i];
+                const struct mount_row *row = find_row(rows, n_rows,
+                                                       m->folder_id);
+
+                if (row && row->mounted && row->permission == m->permission &&
+                    strcmp(row->folder_name, m->folder_name) == 0 &&
+                    strcmp(row->target, m->target) == 0)
+                        continue;
+                sqlite3_reset(up);
+                sqlite3_bind_text(up, 1, session_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 2, m->folder_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 3, m->folder_name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 4, m->target, -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 5, cat_perm_to_string(m->permission),
+                                  -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 6,
+                                  cat_perm_to_string(set->requested[i]), -1,
+                                  SQLITE_STATIC);
+                sqlite3_bind_int64(up, 7, now);
+                if (sqlite3_step(up) != SQLITE_DONE)
+                        r = cat_sql_err(cat, reterr, sqlite3_errcode(cat->db),
+                                        "cannot record mounts");
+        }
+        for (size_t i = 0; i < n_rows && r == 0; i++) {
+                if (!rows[i].mounted || kept[i])
+                        continue;
+                sqlite3_reset(gone);
+                sqlite3_bind_text(gone, 1, session_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(gone, 2, rows[i].folder_id, -1,
+                                  SQLITE_STATIC);
+                sqlite3_bind_int64(gone, 3, now);
+                if (sqlite3_step(gone) != SQLITE_DONE)
+                        r = cat_sql_err(cat, reterr, sqlite3_errcode(cat->db),
+                                        "cannot record mounts");
+        }
+out:
+        sqlite3_finalize(up);
+        sqlite3_finalize(gone);
+        free(kept);
+        return r;
+}
+
+int cat_session_refresh(cat_catalog *cat, const char *session_id,
+                        bool all_folders, bool record,
+                        struct cat_mount **ret_mounts, size_t *ret_n,
+                        char **reterr)
+{
+        char uid[CAT_UUID_STRLEN];
+        struct cat_folder *mountable = NULL;
+        struct mount_row *rows = NULL;
+        struct mount_set set = { 0 };
+        size_t n_mountable = 0, n_rows = 0;
+        sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        /* Only reading: a deferred transaction, nothing to write or sync. */
+        r = record ? cat_begin(cat, reterr) : cat_exec(cat, "BEGIN", reterr);
+        if (r < 0)
+                return r;
+        r = cat_prepare(cat, "SELECT user_id, ended_at FROM sessions"
+                        " WHERE id = ?", &stmt, reterr);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+                r = cat_err(reterr, -ENOENT, "no session '%s'", session_id);
+        else if (rc != SQLITE_ROW)
+                r = cat_sql_err(cat, reterr, rc, "cannot read sessions");
+        else if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
+                r = cat_err(reterr, -ENOENT, "session '%s' has ended",
+                            session_id);
+        else
+                cat_copy_id(uid, stmt, 0);
+        sqlite3_finalize(stmt);
+        if (r < 0)
+                goto fail;
+        r = cat_user_mountable(cat, uid, &mountable, &n_mountable, reterr);
+        if (r < 0)
+                goto fail;
+        r = load_rows(cat, session_id, &rows, &n_rows, reterr);
+        if (r < 0)
+                goto fail;
+        if (n_mountable > 1)
+                qsort(mountable, n_mountable, sizeof(*mountable), by_id_cmp);
+        if (n_rows > 1)
+                qsort(rows, n_rows, sizeof(*rows), by_id_cmp);
+
+        /* What it mounted (or asked for), as the catalog stands now. */
+        for (size_t i = 0; i < n_rows; i++) {
+                const struct mount_row *row = &rows[i];
+                const struct cat_folder *f = find_folder(mountable,
+                                                         n_mountable,
+                                                         row->folder_id);
+                enum cat_perm perm;
+                char *old_default = NULL, *target = NULL;
+
+                if (!f)
+                        continue; /* trashed, revoked or purged */
+                perm = row->requested != CAT_PERM_NONE &&
+                       row->requested < f->effective ? row->requested
+                                                     : f->effective;
+                /* A folder at its default target follows its name. */
+                r = cat_target_resolve(row->folder_name, NULL, &old_default,
+                                       NULL);
+                if (r == 0 && strcmp(old_default, row->target) == 0)
+                        r = cat_target_resolve(f->name, NULL, &target,
+                                               reterr);
+                else
+                        target = strdup(row->target);
+                free(old_default);
+                if (r == 0 && !target)
+                        r = cat_oom(reterr);
+                if (r == 0) {
+                        r = mount_set_add(&set, session_id, f, target,
+                                          row->requested, perm);
+                        if (r < 0)
+                                r = cat_oom(reterr);
+                }
+                if (r < 0)
+                        goto fail;
+        }
+        /* What appeared: every new folder for a user's session, else only
+         * automount folders. */
+        for (size_t i = 0; i < n_mountable; i++) {
+                const struct cat_folder *f = &mountable[i];
+                char *target = NULL;
+
+                if (find_row(rows, n_rows, f->id))
+                        continue;
+                if (!all_folders && !cat_name_is_automount(f->name))
+                        continue;
+                r = cat_target_resolve(f->name, NULL, &target, reterr);
+                if (r < 0)
+                        goto fail;
+                r = mount_set_add(&set, session_id, f, target, CAT_PERM_NONE,
+                                  f->effective);
+                if (r < 0) {
+                        r = cat_oom(reterr);
+                        goto fail;
+                }
+        }
+        r = check_targets(&set, NULL, 0, reterr);
+        if (r < 0)
+                goto fail;
+        if (record)
+                r = record_refresh(cat, session_id, rows, n_rows, &set,
+                                   reterr);
+        if (r < 0)
+                goto fail;
+        r = fill_backing_from(cat, session_id, uid, &set, reterr);
+        if (r < 0)
+                goto fail;
+        r = cat_commit(cat, reterr);
+        if (r < 0)
+                goto out;
+        *ret_mounts = set.v;
+        *ret_n = set.n;
+        set.v = NULL;
+        set.n = 0;
+        goto out;
+fail:
+        cat_rollback(cat);
+out:
+        mount_set_release(&set);
+        mount_rows_free(rows, n_rows);
+        cat_folder_list_free(mountable, n_mountable);
         return r;
 }

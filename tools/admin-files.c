@@ -287,6 +287,54 @@ out:
 /* ---------------------------------------------------------------------------
  * files rm.
  */
+
+/* What name in pfd counts in a usage counter: bytes and entries. */
+static void entry_usage(int pfd, const char *name, int64_t *ret_bytes,
+                        int64_t *ret_files)
+{
+        char path[64 + NAME_MAX];
+        struct stat st;
+
+        *ret_bytes = 0;
+        *ret_files = 0;
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        *ret_files = 1;
+        if (S_ISREG(st.st_mode)) {
+                *ret_bytes = st.st_size;
+        } else if (S_ISDIR(st.st_mode)) {
+                int64_t b = 0, f = 0;
+
+                snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, name);
+                if (cat_usage_measure(path, &b, &f) == 0) {
+                        *ret_bytes = b;
+                        *ret_files += f;
+                }
+        }
+}
+
+/*
+ * The usage counter of a folder with a quota, locked, when one exists
+ * (sessions or uploads use it); NULL otherwise.
+ */
+static cat_usage *usage_locked(struct admin_ctx *ctx, const struct cat_folder *f)
+{
+        cat_usage *u = NULL;
+        char *path = NULL;
+
+        if (f->quota_bytes <= 0 ||
+            cat_folder_backing_path(ctx->cat, f, &path, NULL) < 0)
+                return NULL;
+        if (cat_usage_read(path, f->id, NULL, NULL) == 0 &&
+            cat_usage_open(path, f->id, &u, NULL) == 0 &&
+            cat_usage_lock(u) < 0) {
+                cat_usage_close(u);
+                u = NULL;
+        }
+        free(path);
+        return u;
+}
+
 static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                   int argc, char **argv)
 {
@@ -322,14 +370,26 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                 r = pfd;
         } else if (fstatat(pfd, sp.name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 r = -errno;
-        } else if (S_ISDIR(st.st_mode)) {
-                if (!o.recursive) {
-                        r = admin_failx("is a directory (-r removes it)", "%s", what);
-                        goto out;
-                }
-                r = explorer_remove_tree(pfd, sp.name, ex.dev);
+        } else if (S_ISDIR(st.st_mode) && !o.recursive) {
+                r = admin_failx("is a directory (-r removes it)", "%s", what);
+                goto out;
         } else {
-                r = unlinkat(pfd, sp.name, 0) < 0 ? -errno : 0;
+                /* what goes stops counting against the quota */
+                cat_usage *u = usage_locked(ctx, ex.folder);
+                int64_t b0 = 0, f0 = 0, b1, f1;
+
+                if (u)
+                        entry_usage(pfd, sp.name, &b0, &f0);
+                if (S_ISDIR(st.st_mode))
+                        r = explorer_remove_tree(pfd, sp.name, ex.dev);
+                else
+                        r = unlinkat(pfd, sp.name, 0) < 0 ? -errno : 0;
+                if (u) {
+                        entry_usage(pfd, sp.name, &b1, &f1);
+                        (void)cat_usage_add(u, b1 - b0, f1 - f0);
+                        cat_usage_unlock(u);
+                        cat_usage_close(u);
+                }
         }
         r = r < 0 ? admin_failx(explorer_strerror(r), "%s", what) : 0;
 out:
@@ -435,7 +495,8 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
 {
         static const char *const names[] = { "REF" };
         struct cat_folder *f = NULL;
-        int64_t bytes = 0, files = 0;
+        int64_t bytes = 0, files = 0, cbytes = 0, cfiles = 0;
+        bool have_counter = false;
         struct files_opts o;
         char *what, *err = NULL;
         int r;
@@ -448,6 +509,14 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
         if (r == 0) {
                 r = cat_folder_usage(ctx->cat, f->id, &bytes, &files, &err);
                 r = r < 0 ? admin_fail(r, err, "%s", what) : 0;
+        }
+        if (r == 0 && f->quota_bytes > 0) {
+                char *path = NULL;
+
+                if (cat_folder_backing_path(ctx->cat, f, &path, NULL) == 0)
+                        have_counter = cat_usage_read(path, f->id, &cbytes,
+                                                      &cfiles) == 0;
+                free(path);
         }
         free(what);
         if (r) {
@@ -467,6 +536,14 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
                         json_kv_int(&j, "quota_bytes", f->quota_bytes);
                 else
                         json_kv_null(&j, "quota_bytes");
+                /* what running daemons enforce the quota against */
+                if (have_counter) {
+                        json_kv_int(&j, "counted_bytes", cbytes);
+                        json_kv_int(&j, "counted_files", cfiles);
+                } else {
+                        json_kv_null(&j, "counted_bytes");
+                        json_kv_null(&j, "counted_files");
+                }
                 json_object_end(&j);
                 json_finish(&j);
         } else {
@@ -493,7 +570,9 @@ static int run_usage(struct admin_ctx *ctx, const struct admin_command *cmd,
 const struct admin_command admin_usage_cmd = {
         .name = "usage", .path = "usage", .synopsis = "REF [--user U]",
         .help = "Print the bytes (sizes of regular files) and the number of entries\n"
-                "of a folder, and its quota.\n\n"
+                "of a folder, and its quota.  With --json, also the usage counter\n"
+                "that running daemons enforce the quota against (counted_bytes,\n"
+                "counted_files; null when the folder has none).\n\n"
                 "Options:\n"
                 "      --user U        resolve REF among the folders U sees",
         .run = run_usage,

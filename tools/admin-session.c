@@ -94,6 +94,7 @@ static const char *fsck_kind_to_string(enum cat_fsck_kind kind)
         case CAT_FSCK_MISSING_BACKING: return "missing-backing";
         case CAT_FSCK_ORPHAN_DIR: return "orphan-dir";
         case CAT_FSCK_STALE_SESSION: return "stale-session";
+        case CAT_FSCK_USAGE_DRIFT: return "usage-drift";
         }
         return "unknown";
 }

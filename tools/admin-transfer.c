@@ -155,6 +155,8 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
 {
         char tmp[64], side = 0;
         int64_t limit = -1, copied = 0, replaced = 0;
+        cat_usage *usage = NULL;
+        bool existed = false;
         struct stat st;
         int fd, r;
 
@@ -171,25 +173,45 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
                         return -EEXIST;
                 }
                 replaced = st.st_size;
+                existed = true;
         } else if (errno != ENOENT) {
                 return -errno;
         }
         if (ex->folder->quota_bytes > 0) {
-                int64_t bytes = 0, files = 0;
-                char *err = NULL;
+                int64_t bytes = 0;
+                char *err = NULL, *path = NULL;
 
-                r = cat_folder_usage(ctx->cat, ex->folder->id, &bytes, &files, &err);
+                /*
+                 * Against the usage counter the daemons share, held locked
+                 * for the copy, so that sessions writing the folder now and
+                 * this upload share one limit.
+                 */
+                r = cat_folder_backing_path(ctx->cat, ex->folder, &path, &err);
+                if (r == 0)
+                        r = cat_usage_open(path, ex->folder->id, &usage, &err);
+                free(path);
+                if (r == 0) {
+                        r = cat_usage_lock(usage);
+                        if (r < 0) {
+                                cat_usage_close(usage);
+                                usage = NULL;
+                        }
+                }
+                if (r == 0)
+                        r = cat_usage_get(usage, &bytes, NULL);
                 if (r < 0) {
                         *ret_why = err ? err : NULL;
-                        return r;
+                        goto out;
                 }
                 limit = ex->folder->quota_bytes - bytes + replaced;
                 if (limit < 0)
                         limit = 0;
         }
         fd = create_tmp(pfd, tmp, sizeof(tmp));
-        if (fd < 0)
-                return fd;
+        if (fd < 0) {
+                r = fd;
+                goto out;
+        }
         r = copy_fd(in, fd, limit, &copied, &side);
         if (r == -EDQUOT)
                 *ret_why = xasprintf("the folder's quota of %" PRId64 " bytes would be exceeded",
@@ -212,6 +234,14 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
         }
         if (r < 0)
                 unlinkat(pfd, tmp, 0);
+out:
+        if (usage) {
+                if (r == 0)
+                        (void)cat_usage_add(usage, copied - replaced,
+                                            existed ? 0 : 1);
+                cat_usage_unlock(usage);
+                cat_usage_close(usage);
+        }
         return r;
 }
 

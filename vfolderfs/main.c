@@ -29,6 +29,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "devio.h"
+#include "live.h"
 #include "stats.h"
 #include "targets.h"
 #include "vfolderfs.h"
@@ -325,6 +326,7 @@ int main(int argc, char *argv[])
         struct fuse_session *se = NULL;
         struct vfs_ctx ctx = { 0 };
         struct targets *targets = NULL;
+        struct live *live = NULL;
         struct cat_session *session = NULL;
         struct cat_mount *mounts = NULL;
         size_t n_mounts = 0;
@@ -538,7 +540,7 @@ int main(int argc, char *argv[])
         r = view_build(mounts, n_mounts, ctx.root.fd, opts.rw_can_delete,
                        ctx.chown_on_create ? ctx.storage_uid : (uid_t)-1,
                        ctx.chown_on_create ? ctx.storage_gid : (gid_t)-1,
-                       &ctx.view, &err);
+                       (struct view **)&ctx.view, &err); /* before any reader */
         if (r < 0) {
                 fail("cannot build the session view", NULL,
                      err ? err : strerror(-r));
@@ -556,6 +558,26 @@ int main(int argc, char *argv[])
          */
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
+        {
+                /* Admin changes reach the running session (live.h). */
+                struct live_params lp = {
+                        .catalog_path = catalog_path,
+                        .session_id = session->id,
+                        .all_folders = strncmp(opts.source, "session:", 8) != 0,
+                        .scratch_fd = ctx.root.fd,
+                        .chown_uid = ctx.chown_on_create ? ctx.storage_uid
+                                                         : (uid_t)-1,
+                        .chown_gid = ctx.chown_on_create ? ctx.storage_gid
+                                                         : (gid_t)-1,
+                };
+
+                r = live_start(se, &ctx, &lp, &live, &err);
+                if (r < 0) {
+                        fail("cannot watch the catalog", NULL,
+                             err ? err : strerror(-r));
+                        goto out_end;
+                }
+        }
 
         if (fuse_set_signal_handlers(se) != 0) {
                 fail("cannot start FUSE session", NULL,
@@ -624,6 +646,17 @@ int main(int argc, char *argv[])
         targets = NULL;
 
 out_end:
+        /*
+         * The watcher notifies through se: stop it before se goes, after
+         * the unmount (a notification in flight then fails at once instead
+         * of waiting on a request no worker is left to answer).
+         */
+        if (se && mounted) {
+                fuse_session_unmount(se);
+                mounted = false;
+        }
+        live_stop(live);
+        live = NULL;
         if (se) {
                 if (mounted)
                         fuse_session_unmount(se);

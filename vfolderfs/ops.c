@@ -25,6 +25,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "quota.h"
 #include "vfolderfs.h"
 
 #define PROC_FD_MAX 32
@@ -260,6 +261,8 @@ static int do_lookup(struct vfs_ctx *ctx, struct inode *parent,
 
         if (!S_ISDIR(parent->type))
                 return ENOTDIR;
+        if (check(ctx, parent, VIEW_OP_READ))
+                return ENOENT; /* its folder is gone (live.h) */
         if (bad_name(name))
                 return EINVAL;
         if (strcmp(name, ".") == 0) {
@@ -468,8 +471,12 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         struct stat st;
-        int err;
+        int err = check(ctx, inode, VIEW_OP_READ);
 
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         /*
          * An open file may be unlinked: its descriptor still answers.  (The
          * kernel passes a handle only for regular files; a directory's fh
@@ -477,7 +484,6 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
          */
         if (fi && S_ISREG(inode->type) && fstat((int)fi->fh, &st) == 0) {
                 fix_attr(ctx, &st);
-                err = 0;
         } else {
                 err = stat_inode(ctx, inode, &st);
         }
@@ -575,6 +581,12 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                         goto out_put;
         }
         if (valid & FUSE_SET_ATTR_SIZE) {
+                struct quota_op q;
+
+                err = quota_begin(ctx->view, inode->folder, ifd,
+                                  attr->st_size, false, &q);
+                if (err)
+                        goto out_put;
                 if (fi) {
                         err = ftruncate((int)fi->fh, attr->st_size) < 0 ?
                               errno : 0;
@@ -591,6 +603,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                                 close(fd);
                         }
                 }
+                quota_end(&q, ifd);
                 if (err)
                         goto out_put;
         }
@@ -690,6 +703,7 @@ static void reply_created(fuse_req_t req, struct inode *parent,
                 fuse_reply_err(req, err);
                 return;
         }
+        quota_add_entry(ctx->view, parent->folder, 0);
         fuse_reply_entry(req, &e);
 }
 
@@ -837,10 +851,14 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
                 return;
         }
         err = do_lookup(ctx, dir, newname, &e);
-        if (err)
+        if (err) {
                 fuse_reply_err(req, err);
-        else
-                fuse_reply_entry(req, &e);
+                return;
+        }
+        /* every name of a file counts its size, as `usage` counts */
+        quota_add_entry(ctx->view, dir->folder,
+                        S_ISREG(e.attr.st_mode) ? e.attr.st_size : 0);
+        fuse_reply_entry(req, &e);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -868,7 +886,13 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+        {
+                struct quota_op q;
+
+                quota_remove_begin(ctx->view, dir->folder, dfd, name, &q);
+                err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+                quota_remove_end(&q, err == 0);
+        }
         inode_fd_put(dir, dfd);
         fuse_reply_err(req, err);
 }
@@ -959,7 +983,17 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -ndfd);
                 return;
         }
-        err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+        {
+                struct quota_op q = { 0 };
+
+                /* a replaced entry stops counting */
+                if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
+                    !same_entry(dfd, name, ndfd, newname))
+                        quota_remove_begin(ctx->view, newdir->folder, ndfd,
+                                           newname, &q);
+                err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+                quota_remove_end(&q, err == 0);
+        }
         inode_fd_put(newdir, ndfd);
         inode_fd_put(dir, dfd);
         fuse_reply_err(req, err);
@@ -975,6 +1009,11 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
         if (S_ISLNK(inode->type)) {
                 fuse_reply_err(req, ELOOP);
+                return;
+        }
+        err = check(ctx, inode, VIEW_OP_READ);
+        if (err) {
+                fuse_reply_err(req, err);
                 return;
         }
         writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
@@ -997,9 +1036,17 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
          * and the data of a WRITE request is not aligned as the backing
          * file system would require.
          */
-        fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL |
-                                       O_DIRECT)) | O_CLOEXEC);
-        err = errno;
+        {
+                struct quota_op q = { 0 };
+
+                if (fi->flags & O_TRUNC)
+                        (void)quota_begin(ctx->view, inode->folder, ifd, 0,
+                                          false, &q);
+                fd = open(path, (fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL |
+                                               O_DIRECT)) | O_CLOEXEC);
+                err = errno;
+                quota_end(&q, ifd);
+        }
         inode_fd_put(inode, ifd);
         if (fd < 0) {
                 fuse_reply_err(req, err);
@@ -1063,6 +1110,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 forget_entry(ctx, e.ino);
                 goto out_close;
         }
+        quota_add_entry(ctx->view, dir->folder, 0);
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
         fi->direct_io = 0;
@@ -1080,8 +1128,12 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_READ);
 
-        (void)ino;
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = (int)fi->fh;
         buf.buf[0].pos = off;
@@ -1105,7 +1157,22 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
         out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         out.buf[0].fd = (int)fi->fh;
         out.buf[0].pos = off;
-        res = fuse_buf_copy(&out, in_buf, 0);
+        {
+                struct quota_op q;
+
+                bool append = fi->flags & O_APPEND;
+                size_t n = fuse_buf_size(in_buf);
+
+                err = quota_begin(ctx->view, inode_of(req, ino)->folder,
+                                  (int)fi->fh, append ? (off_t)n : off + (off_t)n,
+                                  append, &q);
+                if (err) {
+                        fuse_reply_err(req, err);
+                        return;
+                }
+                res = fuse_buf_copy(&out, in_buf, 0);
+                quota_end(&q, (int)fi->fh);
+        }
         if (res < 0)
                 fuse_reply_err(req, (int)-res);
         else
@@ -1248,6 +1315,11 @@ static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
         struct dir_handle *d;
         int fd, ifd, err, vd;
 
+        err = check(ctx, inode, VIEW_OP_READ);
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         d = calloc(1, sizeof(*d));
         if (!d) {
                 fuse_reply_err(req, ENOMEM);
@@ -1391,8 +1463,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
         struct inode *dir = inode_of(req, ino);
         char *buf, *p;
         size_t rem = size;
-        int err = 0;
+        int err = check(ctx_of(req), dir, VIEW_OP_READ);
 
+        if (err) {
+                fuse_reply_err(req, err);
+                return;
+        }
         buf = malloc(size);
         if (!buf) {
                 fuse_reply_err(req, ENOMEM);
@@ -1501,6 +1577,8 @@ static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
         }
         if (fstatvfs(fd, &sv) < 0)
                 err = errno;
+        else
+                quota_statfs(ctx_of(req)->view, inode->folder, &sv);
         inode_fd_put(inode, fd);
         if (err)
                 fuse_reply_err(req, err);
@@ -1758,10 +1836,35 @@ static void vfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
                           off_t offset, off_t length,
                           struct fuse_file_info *fi)
 {
+        const struct view *view = ctx_of(req)->view;
+        int folder = inode_of(req, ino)->folder;
         int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_CHANGE);
+        struct quota_op q = { 0 };
 
+        /*
+         * In a folder with a quota, blocks past the end of the file would be
+         * stored without counting: only size-changing allocation, or
+         * keep-size modes within the file (punching holes), are done.
+         */
+        if (!err && quota_enabled(view, folder) &&
+            (mode & FALLOC_FL_KEEP_SIZE)) {
+                struct stat st;
+
+                if (fstat((int)fi->fh, &st) < 0)
+                        err = errno;
+                else if (offset + length > st.st_size)
+                        err = EOPNOTSUPP;
+        } else if (!err) {
+                /* inserting a range grows the file by length */
+                bool insert = mode & FALLOC_FL_INSERT_RANGE;
+
+                err = quota_begin(view, folder, (int)fi->fh,
+                                  insert ? length : offset + length, insert,
+                                  &q);
+        }
         if (!err && fallocate((int)fi->fh, mode, offset, length) < 0)
                 err = errno;
+        quota_end(&q, (int)fi->fh);
         fuse_reply_err(req, err);
 }
 
@@ -1784,8 +1887,31 @@ static void vfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
                 fuse_reply_err(req, err);
                 return;
         }
-        n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
-                            &off_out, len, (unsigned)flags);
+        {
+                const struct view *view = ctx_of(req)->view;
+                struct quota_op q;
+                struct stat st;
+                off_t end = off_out;
+
+                /* no further than the input has bytes */
+                if (fstat((int)fi_in->fh, &st) < 0)
+                        st.st_size = INT64_MAX - off_out;
+                if (off_in < st.st_size)
+                        end += (uint64_t)(st.st_size - off_in) < len ?
+                               st.st_size - off_in : (off_t)len;
+                err = quota_begin(view, inode_of(req, ino_out)->folder,
+                                  (int)fi_out->fh, end, false, &q);
+                if (err) {
+                        fuse_reply_err(req, err);
+                        return;
+                }
+                n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh,
+                                    &off_out, len, (unsigned)flags);
+                if (n < 0)
+                        err = errno;
+                quota_end(&q, (int)fi_out->fh);
+                errno = err;
+        }
         if (n < 0)
                 fuse_reply_err(req, errno);
         else

@@ -319,11 +319,87 @@ static void many_folders_are_all_found(void **state)
         free(m);
 }
 
+static struct cat_mount mount_id(const char *id, const char *name,
+                                 const char *target, enum cat_perm perm,
+                                 const char *backing)
+{
+        struct cat_mount m = mount_of(name, target, perm, backing);
+
+        snprintf(m.folder_id, sizeof(m.folder_id), "%s", id);
+        return m;
+}
+
+static void update_keeps_indices_and_detaches_what_went_or_moved(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount m1[3] = {
+                mount_id("id-a", "a", CAT_HOME "/a", CAT_PERM_WD, f->backing),
+                mount_id("id-b", "b", CAT_HOME "/b", CAT_PERM_WD, f->backing),
+                mount_id("id-c", "c", CAT_HOME "/x/c", CAT_PERM_RW, f->backing),
+        };
+        /* a trashed, b renamed to b2 and now ro, c unchanged, d new */
+        struct cat_mount m2[3] = {
+                mount_id("id-d", "d", CAT_HOME "/d", CAT_PERM_RO, f->backing),
+                mount_id("id-c", "c", CAT_HOME "/x/c", CAT_PERM_RW, f->backing),
+                mount_id("id-b", "b2", CAT_HOME "/b2", CAT_PERM_RO, f->backing),
+        };
+        struct view *v1 = NULL, *v2 = NULL, *v3 = NULL;
+        int old_b, x;
+
+        assert_int_equal(view_build(m1, 3, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v1, NULL), 0);
+        old_b = v1->folders[1].node;
+        x = view_child(v1, VIEW_ROOT, "x");
+        assert_int_equal(view_update(v1, m2, 3, f->scratch_fd, (uid_t)-1,
+                                     (gid_t)-1, &v2, NULL), 0);
+        /* the old view is untouched */
+        assert_int_equal(view_child(v1, VIEW_ROOT, "a"), v1->folders[0].node);
+        assert_false(v1->folders[0].gone);
+
+        assert_int_equal(v2->n_folders, 4);
+        assert_true(v2->folders[0].gone);
+        assert_int_equal(view_child(v2, VIEW_ROOT, "a"), -1);
+        assert_int_equal(view_check_permission(v2, 0, VIEW_OP_READ), EIO);
+        assert_int_equal(view_check_permission(v2, 0, VIEW_OP_CHANGE), EIO);
+
+        assert_false(v2->folders[1].gone);
+        assert_string_equal(v2->folders[1].name, "b2");
+        assert_int_equal(view_child(v2, VIEW_ROOT, "b"), -1);
+        assert_int_equal(view_child(v2, VIEW_ROOT, "b2"), v2->folders[1].node);
+        assert_int_equal(v2->nodes[v2->folders[1].node].folder, 1);
+        assert_int_equal(view_check_permission(v2, 1, VIEW_OP_CHANGE), EROFS);
+        /* the old node keeps its index and parent (".." of old inodes) */
+        assert_true(v2->nodes[old_b].gone);
+        assert_int_equal(v2->nodes[old_b].parent, VIEW_ROOT);
+
+        /* unchanged folders keep their nodes, intermediate dirs too */
+        assert_int_equal(view_child(v2, VIEW_ROOT, "x"), x);
+        assert_int_equal(view_child(v2, x, "c"), v1->folders[2].node);
+
+        assert_string_equal(v2->folders[3].folder_id, "id-d");
+        assert_int_equal(view_child(v2, VIEW_ROOT, "d"), v2->folders[3].node);
+
+        /* back from the trash: same index, a new node */
+        assert_int_equal(view_update(v2, m1, 3, f->scratch_fd, (uid_t)-1,
+                                     (gid_t)-1, &v3, NULL), 0);
+        assert_false(v3->folders[0].gone);
+        assert_int_equal(view_child(v3, VIEW_ROOT, "a"), v3->folders[0].node);
+        assert_true(v3->folders[3].gone);
+        assert_int_equal(view_child(v3, VIEW_ROOT, "b"), v3->folders[1].node);
+        assert_int_equal(view_child(v3, VIEW_ROOT, "b2"), -1);
+        view_free(v1);
+        view_free(v2);
+        view_free(v3);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(read_is_allowed_everywhere,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        update_keeps_indices_and_detaches_what_went_or_moved,
+                        setup, teardown),
                 cmocka_unit_test_setup_teardown(
                         ro_folder_refuses_changes_and_removals_with_erofs,
                         setup, teardown),

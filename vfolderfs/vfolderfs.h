@@ -3,7 +3,8 @@
  * vfolderfs.h - the daemon's one context, reached from every FUSE operation
  * through fuse_req_userdata(), and the operation table that ops.c exports to
  * main.c.  Nothing in the context changes after the session is mounted
- * except the inode table, which has its own lock.
+ * except the inode table, which has its own lock, and the view pointer,
+ * which the catalog watcher swaps atomically (live.h).
  */
 #pragma once
 
@@ -18,7 +19,11 @@
 #include "view.h"
 
 struct vfs_ctx {
-        struct view *view;
+        /*
+         * The session view; replaced (never changed in place) by the
+         * catalog watcher (live.c), so every read is an atomic load.
+         */
+        struct view *_Atomic view;
         struct inode_table *inodes;
         struct inode root;     /* the scratch directory; node id FUSE_ROOT_ID */
         uid_t uid;             /* what every file appears owned by */

@@ -65,10 +65,14 @@ int view_check_permission(const struct view *view, int folder,
 {
         enum cat_perm perm;
 
-        if (folder == VIEW_SCRATCH || op == VIEW_OP_READ)
+        if (folder == VIEW_SCRATCH)
                 return 0;
         if (folder < 0 || (size_t)folder >= view->n_folders)
+                return op == VIEW_OP_READ ? 0 : EIO;
+        if (view->folders[folder].gone)
                 return EIO;
+        if (op == VIEW_OP_READ)
+                return 0;
         perm = view->folders[folder].perm;
         switch (op) {
         case VIEW_OP_CHANGE:
@@ -125,7 +129,7 @@ static int hash_grow(struct view *view, size_t nb)
                 const struct view_node *node = &view->nodes[i];
                 size_t b = name_hash(node->parent, node->name) & (nb - 1);
 
-                if (node->hidden)
+                if (node->hidden || node->gone)
                         continue;
                 view->hnext[i] = buckets[b];
                 buckets[b] = (int)i;
@@ -310,6 +314,35 @@ static int place_folder(struct view *view, size_t *cap, int scratch_fd,
         return r;
 }
 
+/*
+ * Give folder its node: at its target under the root, or a hidden node for
+ * a target outside the mount.
+ */
+static int add_folder_node(struct view *view, size_t *cap, int scratch_fd,
+                           size_t folder, uid_t uid, gid_t gid, char **reterr)
+{
+        struct view_folder *f = &view->folders[folder];
+
+        if (!cat_target_in_home(f->target)) {
+                char name[sizeof(VIEW_TARGET_PREFIX) + 24];
+                int len = snprintf(name, sizeof(name), "%s%zu",
+                                   VIEW_TARGET_PREFIX, folder);
+                int r;
+
+                /* parent -1: linked in no list and no hash */
+                r = node_add(view, cap, name, (size_t)len, VIEW_NODE_FOLDER,
+                             -1);
+                if (r < 0)
+                        return r;
+                view->nodes[r].parent = VIEW_ROOT;
+                view->nodes[r].hidden = true;
+                view->nodes[r].folder = (int)folder;
+                f->hidden_node = r;
+                return 0;
+        }
+        return place_folder(view, cap, scratch_fd, folder, uid, gid, reterr);
+}
+
 int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                bool rw_can_delete, uid_t chown_uid, gid_t chown_gid,
                struct view **ret_view, char **reterr)
@@ -357,6 +390,8 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                         r = -ENOMEM;
                         goto fail;
                 }
+                memcpy(f->folder_id, mounts[i].folder_id,
+                       sizeof(f->folder_id));
                 f->perm = mounts[i].permission;
                 f->quota_bytes = mounts[i].quota_bytes;
                 if (stat(f->backing_path, &bst) < 0)
@@ -365,24 +400,8 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                         f->backing_errno = ENOTDIR;
                 else
                         f->backing_ino = bst.st_ino;
-                if (!cat_target_in_home(f->target)) {
-                        char name[sizeof(VIEW_TARGET_PREFIX) + 24];
-                        int len = snprintf(name, sizeof(name), "%s%zu",
-                                           VIEW_TARGET_PREFIX, i);
-
-                        /* parent -1: linked in no list and no hash */
-                        r = node_add(view, &cap, name, (size_t)len,
-                                     VIEW_NODE_FOLDER, -1);
-                        if (r < 0)
-                                goto fail;
-                        view->nodes[r].parent = VIEW_ROOT;
-                        view->nodes[r].hidden = true;
-                        view->nodes[r].folder = (int)i;
-                        f->hidden_node = r;
-                        continue;
-                }
-                r = place_folder(view, &cap, scratch_fd, i, chown_uid,
-                                 chown_gid, reterr);
+                r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,
+                                    chown_gid, reterr);
                 if (r < 0)
                         goto fail;
         }
@@ -409,4 +428,213 @@ void view_free(struct view *view)
         free(view->buckets);
         free(view->hnext);
         free(view);
+}
+
+/* Copy old's folders and nodes (strings duplicated) into a new view. */
+static int view_copy(const struct view *old, size_t extra_folders,
+                     struct view **ret_view, size_t *ret_cap)
+{
+        struct view *view = calloc(1, sizeof(*view));
+        size_t cap = old->n_nodes;
+
+        if (!view)
+                return -ENOMEM;
+        view->rw_can_delete = old->rw_can_delete;
+        view->folders = calloc(old->n_folders + extra_folders + 1,
+                               sizeof(*view->folders));
+        view->nodes = calloc(cap, sizeof(*view->nodes));
+        view->hnext = calloc(cap, sizeof(*view->hnext));
+        if (!view->folders || !view->nodes || !view->hnext)
+                goto fail;
+        for (size_t i = 0; i < old->n_folders; i++) {
+                struct view_folder *f = &view->folders[i];
+
+                *f = old->folders[i];
+                f->name = strdup(old->folders[i].name);
+                f->target = strdup(old->folders[i].target);
+                f->backing_path = strdup(old->folders[i].backing_path);
+                view->n_folders = i + 1;
+                if (!f->name || !f->target || !f->backing_path)
+                        goto fail;
+        }
+        for (size_t i = 0; i < old->n_nodes; i++) {
+                view->nodes[i] = old->nodes[i];
+                view->nodes[i].name = strdup(old->nodes[i].name);
+                view->n_nodes = i + 1;
+                if (!view->nodes[i].name)
+                        goto fail;
+        }
+        *ret_view = view;
+        *ret_cap = cap;
+        return 0;
+fail:
+        view_free(view);
+        return -ENOMEM;
+}
+
+/* Rebuild child lists and the name hash without detached nodes. */
+static int relink(struct view *view)
+{
+        for (size_t i = 0; i < view->n_nodes; i++) {
+                view->nodes[i].first_child = -1;
+                view->nodes[i].next_sibling = -1;
+        }
+        for (size_t i = 1; i < view->n_nodes; i++) {
+                struct view_node *node = &view->nodes[i];
+
+                if (node->hidden || node->gone || node->parent < 0)
+                        continue;
+                node->next_sibling = view->nodes[node->parent].first_child;
+                view->nodes[node->parent].first_child = (int)i;
+        }
+        return hash_grow(view, view->n_buckets ? view->n_buckets : 64);
+}
+
+/* Mount pointers sorted by folder id, for mount_of(). */
+static int mount_ptr_cmp(const void *a, const void *b)
+{
+        const struct cat_mount *const *x = a, *const *y = b;
+
+        return strcmp((*x)->folder_id, (*y)->folder_id);
+}
+
+static const struct cat_mount *mount_of(const struct cat_mount **sorted,
+                                        size_t n, const char *folder_id)
+{
+        struct cat_mount key;
+        const struct cat_mount *kp = &key, **hit;
+
+        if (n == 0)
+                return NULL;
+        snprintf(key.folder_id, sizeof(key.folder_id), "%s", folder_id);
+        hit = bsearch(&kp, sorted, n, sizeof(*sorted), mount_ptr_cmp);
+        return hit ? *hit : NULL;
+}
+
+static void detach_folder(struct view *view, struct view_folder *f)
+{
+        if (f->node >= 0)
+                view->nodes[f->node].gone = true;
+        f->node = -1;
+}
+
+int view_update(const struct view *old, const struct cat_mount *mounts,
+                size_t n, int scratch_fd, uid_t chown_uid, gid_t chown_gid,
+                struct view **ret_view, char **reterr)
+{
+        struct view *view = NULL;
+        size_t cap, n_old = old->n_folders;
+        bool *placed = NULL, *is_new = NULL;
+        const struct cat_mount **sorted = NULL;
+        int r;
+
+        placed = calloc(n + 1, sizeof(*placed));
+        is_new = calloc(n + 1, sizeof(*is_new));
+        sorted = calloc(n + 1, sizeof(*sorted));
+        if (!placed || !is_new || !sorted) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                sorted[i] = &mounts[i];
+        if (n > 1)
+                qsort(sorted, n, sizeof(*sorted), mount_ptr_cmp);
+        r = view_copy(old, n, &view, &cap);
+        if (r < 0)
+                goto out;
+        /* First detach what went or moved, so its name is free. */
+        for (size_t i = 0; i < n_old; i++) {
+                struct view_folder *f = &view->folders[i];
+                const struct cat_mount *m = mount_of(sorted, n, f->folder_id);
+                char *s;
+
+                if (!m) {
+                        f->gone = true;
+                        detach_folder(view, f);
+                        continue;
+                }
+                placed[m - mounts] = true;
+                if (strcmp(f->name, m->folder_name) != 0) {
+                        s = strdup(m->folder_name);
+                        if (!s) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        free(f->name);
+                        f->name = s;
+                }
+                f->perm = m->permission;
+                f->quota_bytes = m->quota_bytes;
+                if (!f->gone && strcmp(f->target, m->target) == 0)
+                        continue;
+                /* moved or back from the trash: a new node below */
+                s = strdup(m->target);
+                if (!s) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                free(f->target);
+                f->target = s;
+                if (f->hidden_node < 0)
+                        detach_folder(view, f);
+                f->gone = false;
+                is_new[m - mounts] = f->hidden_node < 0;
+        }
+        r = relink(view);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < n_old; i++) {
+                struct view_folder *f = &view->folders[i];
+                const struct cat_mount *m = mount_of(sorted, n, f->folder_id);
+
+                if (!m || !is_new[m - mounts])
+                        continue;
+                r = place_folder(view, &cap, scratch_fd, i, chown_uid,
+                                 chown_gid, reterr);
+                if (r < 0)
+                        goto out;
+        }
+        for (size_t j = 0; j < n; j++) {
+                struct view_folder *f;
+                struct stat bst;
+                size_t i;
+
+                if (placed[j])
+                        continue;
+                i = view->n_folders++;
+                f = &view->folders[i];
+                memset(f, 0, sizeof(*f));
+                f->node = -1;
+                f->hidden_node = -1;
+                memcpy(f->folder_id, mounts[j].folder_id,
+                       sizeof(f->folder_id));
+                f->name = strdup(mounts[j].folder_name);
+                f->target = strdup(mounts[j].target);
+                f->backing_path = strdup(mounts[j].backing_path ?
+                                         mounts[j].backing_path : "");
+                if (!f->name || !f->target || !f->backing_path) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                f->perm = mounts[j].permission;
+                f->quota_bytes = mounts[j].quota_bytes;
+                if (stat(f->backing_path, &bst) < 0)
+                        f->backing_errno = errno;
+                else if (!S_ISDIR(bst.st_mode))
+                        f->backing_errno = ENOTDIR;
+                else
+                        f->backing_ino = bst.st_ino;
+                r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,
+                                    chown_gid, reterr);
+                if (r < 0)
+                        goto out;
+        }
+        *ret_view = view;
+        view = NULL;
+out:
+        view_free(view);
+        free(placed);
+        free(is_new);
+        free(sorted);
+        return r;
 }

@@ -3,9 +3,14 @@
  * view.h - the session view: which folder appears where under the mount
  * root, and the permission table of SPEC section 3.
  *
- * The view is built once at start from the catalog's mounts and is then
- * read-only, so every function here is thread-safe after view_build().  It
- * is a small tree of nodes: directory nodes are real directories in the
+ * A view is built at start from the catalog's mounts and is then
+ * read-only, so every function here is thread-safe after view_build().
+ * Admin changes while the session runs (live.c) build a new view from the
+ * old one with view_update() and publish it in place of the old: indices
+ * are stable across versions -- folders and nodes are only appended, a
+ * folder that goes is marked gone and its node detached (left in the array,
+ * in no child list and no name hash) -- so an inode's folder index and view
+ * node mean the same thing in every version.  It is a small tree of nodes: directory nodes are real directories in the
  * session's scratch (the root, and the intermediate directories of relative
  * aliases such as "a" for "a/b"); folder nodes are the folders themselves,
  * synthesized by lookup and readdir in their parent directory node.  Every
@@ -35,7 +40,10 @@ enum view_op {
                          * removexattr */
 };
 
+struct quota_folder;
+
 struct view_folder {
+        char folder_id[CAT_UUID_STRLEN];
         char *name;
         char *target;       /* absolute path in the session */
         char *backing_path; /* backing directory on the storage host */
@@ -50,6 +58,10 @@ struct view_folder {
         ino_t backing_ino;  /* st_ino of the backing directory at start, 0 if
                              * it could not be stat'ed (backing_errno set) */
         int backing_errno;
+        bool gone;          /* trashed, revoked or purged since start: every
+                             * operation in it fails (view_check_permission) */
+        struct quota_folder *quota; /* quota state (quota.c), shared by every
+                                     * version of the view; NULL when none */
 };
 
 enum view_node_kind {
@@ -66,6 +78,8 @@ struct view_node {
         int folder;        /* VIEW_NODE_FOLDER: folder index */
         bool hidden;       /* an outside folder's hidden node: in no child
                             * list and no name hash */
+        bool gone;         /* detached by view_update(): in no child list and
+                            * no name hash, kept for its index */
         dev_t dev;         /* VIEW_NODE_DIR: identity of the scratch dir */
         ino_t ino;
 };
@@ -100,6 +114,22 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
 void view_free(struct view *view);
 
 /*
+ * A new version of old for the mounts a running session has now
+ * (cat_session_refresh()): folders are matched by id and keep their index;
+ * one no longer in mounts is marked gone and its node detached; one whose
+ * target changed (a rename) gets a new node at the new target, its old node
+ * detached; new folders are appended.  name, permission and quota follow
+ * mounts; the quota pointer is carried over.  Intermediate directories are
+ * made as view_build() makes them.  A new folder whose target lies outside
+ * the mount root gets its hidden node but no bind mount (only made at
+ * start).  old is not changed.  Returns 0, or a negative errno with a
+ * reason in *reterr.
+ */
+int view_update(const struct view *old, const struct cat_mount *mounts,
+                size_t n, int scratch_fd, uid_t chown_uid, gid_t chown_gid,
+                struct view **ret_view, char **reterr);
+
+/*
  * The node named name inside directory node parent, or -1.  Thread-safe.
  */
 int view_child(const struct view *view, int parent, const char *name);
@@ -113,7 +143,8 @@ int view_hidden(const struct view *view, const char *name);
 /*
  * Whether operation op is allowed in folder (a folder index or
  * VIEW_SCRATCH): 0, or the positive errno the caller must get (EROFS,
- * EPERM).  Thread-safe, no allocation.
+ * EPERM; EIO for any operation, reads included, in a folder that is gone).
+ * Thread-safe, no allocation.
  */
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op);

@@ -701,6 +701,155 @@ static void mount_list_filters_by_session_and_folder(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
+/* ---- cat_session_refresh: what a running session mounts now ---- */
+
+struct refreshed {
+        struct cat_mount *m;
+        size_t n;
+};
+
+static void refresh(struct fx *fx, const char *id, bool all,
+                    struct refreshed *rf)
+{
+        cat_mount_list_free(rf->m, rf->n);
+        memset(rf, 0, sizeof(*rf));
+        assert_ok(cat_session_refresh(fx->cat, id, all, true, &rf->m,
+                                      &rf->n, reterr));
+}
+
+static const struct cat_mount *refreshed_mount(const struct refreshed *rf,
+                                               const char *name)
+{
+        for (size_t i = 0; i < rf->n; i++)
+                if (strcmp(rf->m[i].folder_name, name) == 0)
+                        return &rf->m[i];
+        return NULL;
+}
+
+static void refresh_of_a_user_session_follows_shares_renames_and_trash(void **state)
+{
+        struct fx *fx = *state;
+        struct started st = { 0 };
+        struct refreshed rf = { 0 };
+        const struct cat_mount *m;
+
+        fx_user(fx, "alice");
+        fx_user(fx, "bob");
+        fx_folder(fx, "mine", "alice", NULL, CAT_PERM_WD);
+        fx_folder(fx, "bobs", "bob", NULL, CAT_PERM_WD);
+        start(fx, "alice", getpid(), &st);
+        refresh(fx, st.s->id, true, &rf);
+        assert_int_equal(rf.n, 1);
+        assert_null(refreshed_mount(&rf, "bobs"));
+
+        assert_ok(cat_folder_share(fx->cat, "bobs", "alice", CAT_PERM_RO,
+                                   reterr));
+        /* without record: the answer, nothing written */
+        cat_mount_list_free(rf.m, rf.n);
+        memset(&rf, 0, sizeof(rf));
+        assert_ok(cat_session_refresh(fx->cat, st.s->id, true, false, &rf.m,
+                                      &rf.n, reterr));
+        assert_non_null(refreshed_mount(&rf, "bobs"));
+        assert_non_null(refreshed_mount(&rf, "bobs")->backing_path);
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM mounts WHERE"
+                                    " folder_name = 'bobs'"), 0);
+        refresh(fx, st.s->id, true, &rf);
+        m = refreshed_mount(&rf, "bobs");
+        assert_non_null(m);
+        assert_int_equal(m->permission, CAT_PERM_RO);
+        assert_string_equal(m->target, "/home/work/bobs");
+        assert_non_null(m->backing_path);
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM mounts WHERE"
+                                    " folder_name = 'bobs' AND unmounted_at"
+                                    " IS NULL"), 1);
+
+        assert_ok(cat_folder_rename(fx->cat, "mine", "ours", reterr));
+        refresh(fx, st.s->id, true, &rf);
+        m = refreshed_mount(&rf, "ours");
+        assert_non_null(m);
+        assert_string_equal(m->target, "/home/work/ours");
+
+        assert_ok(cat_folder_set(fx->cat, "ours",
+                                 &(struct cat_folder_update){
+                                         .set_permission = true,
+                                         .permission = CAT_PERM_RO },
+                                 reterr));
+        assert_ok(cat_folder_unshare(fx->cat, "bobs", "alice", reterr));
+        refresh(fx, st.s->id, true, &rf);
+        assert_null(refreshed_mount(&rf, "bobs"));
+        assert_int_equal(refreshed_mount(&rf, "ours")->permission,
+                         CAT_PERM_RO);
+        assert_int_equal(fx_sql_int(fx, "SELECT count(*) FROM mounts WHERE"
+                                    " folder_name = 'bobs' AND unmounted_at"
+                                    " IS NOT NULL"), 1);
+
+        assert_ok(cat_folder_delete(fx->cat, "ours", true, reterr));
+        refresh(fx, st.s->id, true, &rf);
+        assert_int_equal(rf.n, 0);
+        assert_ok(cat_folder_restore(fx->cat, "ours", reterr));
+        refresh(fx, st.s->id, true, &rf);
+        assert_non_null(refreshed_mount(&rf, "ours"));
+
+        cat_mount_list_free(rf.m, rf.n);
+        started_release(&st);
+}
+
+static void refresh_of_a_requested_session_keeps_its_set_and_aliases(void **state)
+{
+        struct fx *fx = *state;
+        const char *specs[] = { "a:models:rw", "b", NULL };
+        struct started st = { 0 };
+        struct refreshed rf = { 0 };
+        char id[CAT_UUID_STRLEN], source[64];
+
+        fx_user(fx, "alice");
+        fx_folder(fx, "a", "alice", NULL, CAT_PERM_WD);
+        fx_folder(fx, "b", "alice", NULL, CAT_PERM_WD);
+        create_session(fx, "alice", specs, id);
+        snprintf(source, sizeof(source), "session:%s", id);
+        start(fx, source, getpid(), &st);
+        fx_folder(fx, "c", "alice", NULL, CAT_PERM_WD);
+        fx_folder(fx, ".auto", "alice", NULL, CAT_PERM_WD);
+        assert_ok(cat_folder_rename(fx->cat, "a", "a2", reterr));
+        assert_ok(cat_folder_rename(fx->cat, "b", "b2", reterr));
+        refresh(fx, id, false, &rf);
+        assert_int_equal(rf.n, 3);
+        assert_null(refreshed_mount(&rf, "c"));
+        assert_non_null(refreshed_mount(&rf, ".auto"));
+        /* asked rw: stays rw though the user holds wd */
+        assert_int_equal(refreshed_mount(&rf, "a2")->permission, CAT_PERM_RW);
+        assert_string_equal(refreshed_mount(&rf, "a2")->target,
+                            "/home/work/models");
+        assert_string_equal(refreshed_mount(&rf, "b2")->target,
+                            "/home/work/b2");
+        /* the permission asked for is capped by what the user holds now */
+        assert_ok(cat_folder_set(fx->cat, "a2",
+                                 &(struct cat_folder_update){
+                                         .set_permission = true,
+                                         .permission = CAT_PERM_RO },
+                                 reterr));
+        refresh(fx, id, false, &rf);
+        assert_int_equal(refreshed_mount(&rf, "a2")->permission, CAT_PERM_RO);
+        cat_mount_list_free(rf.m, rf.n);
+        started_release(&st);
+}
+
+static void refresh_of_an_ended_session_is_enoent(void **state)
+{
+        struct fx *fx = *state;
+        struct started st = { 0 };
+        struct cat_mount *m = NULL;
+        size_t n = 0;
+
+        fx_user(fx, "alice");
+        start(fx, "alice", getpid(), &st);
+        assert_ok(cat_session_end(fx->cat, st.s->id, reterr));
+        assert_fails(cat_session_refresh(fx->cat, st.s->id, true, true, &m,
+                                         &n, reterr), -ENOENT, "ended");
+        assert_null(m);
+        started_release(&st);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -725,6 +874,9 @@ int main(void)
                 T(starting_a_session_reaps_stale_ones_of_the_host),
                 T(session_list_shows_live_ones_or_all_oldest_first),
                 T(mount_list_filters_by_session_and_folder),
+                T(refresh_of_a_user_session_follows_shares_renames_and_trash),
+                T(refresh_of_a_requested_session_keeps_its_set_and_aliases),
+                T(refresh_of_an_ended_session_is_enoent),
         };
 
         return cmocka_run_group_tests_name("sessions", tests, NULL, NULL);
