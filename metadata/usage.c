@@ -219,8 +219,9 @@ int cat_usage_add(cat_usage *u, int64_t bytes, int64_t files)
         return record_write(u->fd, rec.bytes + bytes, rec.files + files);
 }
 
-int cat_usage_read(const char *backing_path, const char *folder_id,
-                   int64_t *ret_bytes, int64_t *ret_files)
+/* Read the counter of folder_id, after recounting it when recount is set. */
+static int usage_get(const char *backing_path, const char *folder_id,
+                     bool recount, int64_t *ret_bytes, int64_t *ret_files)
 {
         struct usage_record rec;
         char *path = cat_usage_path(backing_path, folder_id);
@@ -228,11 +229,14 @@ int cat_usage_read(const char *backing_path, const char *folder_id,
 
         if (!path)
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, (recount ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+                  O_CLOEXEC);
         free(path);
         if (fd < 0)
                 return -errno;
-        r = ofd_lock(fd, F_RDLCK);
+        r = ofd_lock(fd, recount ? F_WRLCK : F_RDLCK);
+        if (r == 0 && recount)
+                r = recount_locked(fd, backing_path);
         if (r == 0)
                 r = record_read(fd, &rec);
         (void)ofd_lock(fd, F_UNLCK);
@@ -246,33 +250,17 @@ int cat_usage_read(const char *backing_path, const char *folder_id,
         return 0;
 }
 
+int cat_usage_read(const char *backing_path, const char *folder_id,
+                   int64_t *ret_bytes, int64_t *ret_files)
+{
+        return usage_get(backing_path, folder_id, false, ret_bytes,
+                         ret_files);
+}
+
 int cat_usage_recount(const char *backing_path, const char *folder_id,
                       int64_t *ret_bytes, int64_t *ret_files)
 {
-        struct usage_record rec;
-        char *path = cat_usage_path(backing_path, folder_id);
-        int fd, r;
-
-        if (!path)
-                return -EINVAL;
-        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-        free(path);
-        if (fd < 0)
-                return -errno;
-        r = ofd_lock(fd, F_WRLCK);
-        if (r == 0)
-                r = recount_locked(fd, backing_path);
-        if (r == 0)
-                r = record_read(fd, &rec);
-        (void)ofd_lock(fd, F_UNLCK);
-        close(fd);
-        if (r < 0)
-                return r;
-        if (ret_bytes)
-                *ret_bytes = rec.bytes;
-        if (ret_files)
-                *ret_files = rec.files;
-        return 0;
+        return usage_get(backing_path, folder_id, true, ret_bytes, ret_files);
 }
 
 int cat_usage_remove(const char *backing_path, const char *folder_id)

@@ -343,6 +343,34 @@ static int add_folder_node(struct view *view, size_t *cap, int scratch_fd,
         return place_folder(view, cap, scratch_fd, folder, uid, gid, reterr);
 }
 
+/*
+ * Fill folder f (zeroed) from mount m: names, permission, quota, and the
+ * identity of its backing directory (stat'ed once, here).  Returns 0 or
+ * -ENOMEM; what was copied is freed with the view.
+ */
+static int folder_from_mount(struct view_folder *f, const struct cat_mount *m)
+{
+        struct stat bst;
+
+        f->node = -1;
+        f->hidden_node = -1;
+        memcpy(f->folder_id, m->folder_id, sizeof(f->folder_id));
+        f->name = strdup(m->folder_name);
+        f->target = strdup(m->target);
+        f->backing_path = strdup(m->backing_path ? m->backing_path : "");
+        if (!f->name || !f->target || !f->backing_path)
+                return -ENOMEM;
+        f->perm = m->permission;
+        f->quota_bytes = m->quota_bytes;
+        if (stat(f->backing_path, &bst) < 0)
+                f->backing_errno = errno;
+        else if (!S_ISDIR(bst.st_mode))
+                f->backing_errno = ENOTDIR;
+        else
+                f->backing_ino = bst.st_ino;
+        return 0;
+}
+
 int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                bool rw_can_delete, uid_t chown_uid, gid_t chown_gid,
                struct view **ret_view, char **reterr)
@@ -377,29 +405,11 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
 
         for (size_t i = 0; i < n; i++) {
                 struct view_folder *f = &view->folders[i];
-                struct stat bst;
 
                 view->n_folders = i + 1;
-                f->node = -1;
-                f->hidden_node = -1;
-                f->name = strdup(mounts[i].folder_name);
-                f->target = strdup(mounts[i].target);
-                f->backing_path = strdup(mounts[i].backing_path ?
-                                         mounts[i].backing_path : "");
-                if (!f->name || !f->target || !f->backing_path) {
-                        r = -ENOMEM;
+                r = folder_from_mount(f, &mounts[i]);
+                if (r < 0)
                         goto fail;
-                }
-                memcpy(f->folder_id, mounts[i].folder_id,
-                       sizeof(f->folder_id));
-                f->perm = mounts[i].permission;
-                f->quota_bytes = mounts[i].quota_bytes;
-                if (stat(f->backing_path, &bst) < 0)
-                        f->backing_errno = errno;
-                else if (!S_ISDIR(bst.st_mode))
-                        f->backing_errno = ENOTDIR;
-                else
-                        f->backing_ino = bst.st_ino;
                 r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,
                                     chown_gid, reterr);
                 if (r < 0)
@@ -596,7 +606,6 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
         }
         for (size_t j = 0; j < n; j++) {
                 struct view_folder *f;
-                struct stat bst;
                 size_t i;
 
                 if (placed[j])
@@ -604,26 +613,9 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
                 i = view->n_folders++;
                 f = &view->folders[i];
                 memset(f, 0, sizeof(*f));
-                f->node = -1;
-                f->hidden_node = -1;
-                memcpy(f->folder_id, mounts[j].folder_id,
-                       sizeof(f->folder_id));
-                f->name = strdup(mounts[j].folder_name);
-                f->target = strdup(mounts[j].target);
-                f->backing_path = strdup(mounts[j].backing_path ?
-                                         mounts[j].backing_path : "");
-                if (!f->name || !f->target || !f->backing_path) {
-                        r = -ENOMEM;
+                r = folder_from_mount(f, &mounts[j]);
+                if (r < 0)
                         goto out;
-                }
-                f->perm = mounts[j].permission;
-                f->quota_bytes = mounts[j].quota_bytes;
-                if (stat(f->backing_path, &bst) < 0)
-                        f->backing_errno = errno;
-                else if (!S_ISDIR(bst.st_mode))
-                        f->backing_errno = ENOTDIR;
-                else
-                        f->backing_ino = bst.st_ino;
                 r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,
                                     chown_gid, reterr);
                 if (r < 0)
