@@ -49,10 +49,16 @@ install_deps() {
 # meson_build DIR [MESON OPTIONS...]: configure (once) and compile.
 meson_build() {
         local dir=$1; shift
+        local out
         if [ ! -f "$dir/build.ninja" ]; then
                 meson setup "$dir" "$@" >/dev/null
         fi
-        ninja -C "$dir" >/dev/null
+        # ninja prints compiler errors on stdout: show them when it fails.
+        if ! out=$(ninja -C "$dir" 2>&1); then
+                printf '%s\n' "$out" >&2
+                echo "build.sh: the build in $dir failed" >&2
+                return 1
+        fi
 }
 
 # run_suites DIR LABEL [MESON TEST OPTIONS...]: run the meson test suites
@@ -102,9 +108,11 @@ test)
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         CRASH_TRIALS=8 LOAD_SECONDS=10 RACE_SECONDS=1 \
-                run_suites build-asan "sanitized" || rc=1
+                run_suites build-asan "sanitized" --no-suite bench || rc=1
+        # clang, -Werror, whole tree; then each libFuzzer target for 10 s
+        # over its corpus (longer by hand: see README, Tests).
         CC=clang meson_build build-fuzz -Dwerror=true -Dbuildtype=debug
-        ASAN_OPTIONS=detect_leaks=1 \
+        ASAN_OPTIONS=detect_leaks=1 FUZZ_SECONDS=10 \
                 run_suites build-fuzz "fuzz" --suite fuzz || rc=1
         exit $rc ;;
 bench)

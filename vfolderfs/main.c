@@ -324,7 +324,7 @@ int main(int argc, char *argv[])
         struct fuse_cmdline_opts cmd = { 0 };
         struct fuse_loop_config *loop_config = NULL;
         struct fuse_session *se = NULL;
-        struct vfs_ctx ctx = { 0 };
+        struct vfs_ctx ctx = { .view = NULL };
         struct targets *targets = NULL;
         struct live *live = NULL;
         struct cat_session *session = NULL;
