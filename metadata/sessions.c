@@ -295,6 +295,24 @@ out:
         return r;
 }
 
+/*
+ * Reset stmt and bind parameters 1-6 of a mounts row in column order:
+ * session_id, folder_id, folder_name, target, permission, requested.
+ */
+static void bind_mount_row(sqlite3_stmt *stmt, const char *session_id,
+                           const struct cat_mount *m, enum cat_perm requested)
+{
+        sqlite3_reset(stmt);
+        sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, m->folder_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, m->folder_name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, m->target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, cat_perm_to_string(m->permission), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 6, cat_perm_to_string(requested), -1,
+                          SQLITE_STATIC);
+}
+
 static int insert_mounts(cat_catalog *cat, const char *session_id,
                          const struct mount_set *set, int64_t mounted_at,
                          char **reterr)
@@ -311,16 +329,7 @@ static int insert_mounts(cat_catalog *cat, const char *session_id,
         for (size_t i = 0; i < set->n; i++) {
                 const struct cat_mount *m = &set->v[i];
 
-                sqlite3_reset(stmt);
-                sqlite3_bind_text(stmt, 1, session_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(stmt, 2, m->folder_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(stmt, 3, m->folder_name, -1, SQLITE_STATIC);
-                sqlite3_bind_text(stmt, 4, m->target, -1, SQLITE_STATIC);
-                sqlite3_bind_text(stmt, 5, cat_perm_to_string(m->permission),
-                                  -1, SQLITE_STATIC);
-                sqlite3_bind_text(stmt, 6,
-                                  cat_perm_to_string(set->requested[i]), -1,
-                                  SQLITE_STATIC);
+                bind_mount_row(stmt, session_id, m, set->requested[i]);
                 if (mounted_at)
                         sqlite3_bind_int64(stmt, 7, mounted_at);
                 else
@@ -1145,16 +1154,7 @@ static int record_refresh(cat_catalog *cat, const char *session_id,
                     strcmp(row->folder_name, m->folder_name) == 0 &&
                     strcmp(row->target, m->target) == 0)
                         continue;
-                sqlite3_reset(up);
-                sqlite3_bind_text(up, 1, session_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(up, 2, m->folder_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(up, 3, m->folder_name, -1, SQLITE_STATIC);
-                sqlite3_bind_text(up, 4, m->target, -1, SQLITE_STATIC);
-                sqlite3_bind_text(up, 5, cat_perm_to_string(m->permission),
-                                  -1, SQLITE_STATIC);
-                sqlite3_bind_text(up, 6,
-                                  cat_perm_to_string(set->requested[i]), -1,
-                                  SQLITE_STATIC);
+                bind_mount_row(up, session_id, m, set->requested[i]);
                 sqlite3_bind_int64(up, 7, now);
                 if (sqlite3_step(up) != SQLITE_DONE)
                         r = cat_sql_err(cat, reterr, sqlite3_errcode(cat->db),
