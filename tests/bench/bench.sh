@@ -77,11 +77,8 @@ ME=bench.sh
 HERE=$(cd "$(dirname "$0")" && pwd)
 ALL_SYSTEMS="native vfolderfs vfolderfs2 bindfs mergerfs"
 UID1=1000
-
-die() {
-        echo "$ME: $*" >&2
-        exit 1
-}
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 
 [ $# -le 1 ] || { echo "usage: tests/bench/bench.sh [BUILD_DIR]" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "must run as root (it mounts file systems and drops caches)"
@@ -153,66 +150,11 @@ done
 
 # ---- the scratch world ----------------------------------------------------
 
-W=$(mktemp -d /var/tmp/vfolderfs-bench.XXXXXX) || die "cannot create a directory under /var/tmp"
-chmod 755 "$W"
-PIDS=()
-MOUNTS=()
-
-cleanup() {
-        local rc=$? m pid _
-        trap - EXIT INT TERM
-        for m in "${MOUNTS[@]}"; do
-                fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-        done
-        for pid in "${PIDS[@]}"; do
-                for _ in $(seq 50); do
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -TERM "$pid" 2>/dev/null
-        done
-        # Anything still mounted below $W (a daemon that would not go).
-        awk -v t="$W/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r |
-                while read -r m; do umount -l "$m" 2>/dev/null; done
-        rm -rf --one-file-system "$W"
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-FSTYPE=$(stat -f -c %T "$W")
-case $FSTYPE in
-tmpfs | ramfs) die "$W is on $FSTYPE; the benchmark needs a real disk" ;;
-esac
+bench_world vfolderfs-bench "the benchmark"
 FSDEV=$(df --output=source "$W" | tail -n 1)
 
-# Helper programs: the build's, else compiled here.
-helper() {
-        local name=$1 var=$2
-        if [ -n "${!var:-}" ]; then
-                [ -x "${!var}" ] || die "$var '${!var}' is not an executable"
-                echo "${!var}"
-        elif [ -n "$BUILD" ] && [ -x "$BUILD/tests/bench/$name" ]; then
-                echo "$BUILD/tests/bench/$name"
-        else
-                cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$W/$name" "$HERE/$name.c" >&2 ||
-                        die "cannot compile $HERE/$name.c"
-                echo "$W/$name"
-        fi
-}
 LATENCY=$(helper latency BENCH_LATENCY) || exit 1
 TREEUTIL=$(helper treeutil BENCH_TREEUTIL) || exit 1
-
-# asuser CMD...: run CMD as uid/gid 1000 without supplementary groups.
-asuser() {
-        setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
-                env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C HOME=/nonexistent "$@"
-}
-
-drop_caches() {
-        sync
-        echo 3 >/proc/sys/vm/drop_caches
-}
 
 # wait_mounted DIR PID: poll until DIR is a mount point (10 s), or PID died.
 wait_mounted() {
@@ -307,17 +249,6 @@ done
 
 # ---- the header ------------------------------------------------------------
 
-# vf_rev BINARY: the git state of the worktree BINARY was built in (its
-# HEAD, the last commit that changed the daemon or library sources, and
-# whether those have uncommitted changes).
-vf_rev() {
-        local d head last dirty=
-        d=$(dirname "$1")
-        head=$(git -C "$d" rev-parse --short HEAD 2>/dev/null) || { echo "git: unknown"; return; }
-        last=$(git -C "$d" log -1 --format='%h %s' -- :/vfolderfs :/metadata | cut -c1-60)
-        git -C "$d" diff --quiet HEAD -- :/vfolderfs :/metadata || dirty=" + uncommitted changes"
-        echo "git: HEAD $head $(git -C "$d" branch --show-current); daemon sources at $last$dirty"
-}
 
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 

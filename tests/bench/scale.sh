@@ -42,11 +42,8 @@ export LC_ALL=C
 ME=scale.sh
 HERE=$(cd "$(dirname "$0")" && pwd)
 UID1=1000
-
-die() {
-        echo "$ME: $*" >&2
-        exit 1
-}
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 
 [ $# -le 1 ] || { echo "usage: tests/bench/scale.sh [BUILD_DIR]" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "must run as root (it mounts file systems and drops caches)"
@@ -86,65 +83,15 @@ for c in unshare setpriv fusermount3 mountpoint find jq python3 timeout; do
 done
 [ -c /dev/fuse ] || die "/dev/fuse is missing"
 
-W=$(mktemp -d /var/tmp/vfolderfs-scale.XXXXXX) || die "cannot create a directory under /var/tmp"
-chmod 755 "$W"
-PIDS=()
+bench_world vfolderfs-scale "the probes"
 MNT=$W/mnt
 CAT=$W/catalog.db
+MOUNTS=("$MNT")
 
-cleanup() {
-        local rc=$? pid _ m
-        trap - EXIT INT TERM
-        mountpoint -q "$MNT" 2>/dev/null && { fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"; }
-        for pid in "${PIDS[@]}"; do
-                for _ in $(seq 50); do
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -TERM "$pid" 2>/dev/null
-        done
-        awk -v t="$W/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r |
-                while read -r m; do umount -l "$m" 2>/dev/null; done
-        rm -rf --one-file-system "$W"
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+TREEUTIL=$(helper treeutil BENCH_TREEUTIL) || exit 1
 
-FSTYPE=$(stat -f -c %T "$W")
-case $FSTYPE in
-tmpfs | ramfs) die "$W is on $FSTYPE; the probes need a real disk" ;;
-esac
-
-if [ -n "${BENCH_TREEUTIL:-}" ]; then
-        TREEUTIL=$BENCH_TREEUTIL
-elif [ -n "$BUILD" ] && [ -x "$BUILD/tests/bench/treeutil" ]; then
-        TREEUTIL=$BUILD/tests/bench/treeutil
-else
-        cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$W/treeutil" "$HERE/treeutil.c" || die "cannot compile treeutil.c"
-        TREEUTIL=$W/treeutil
-fi
-[ -x "$TREEUTIL" ] || die "treeutil '$TREEUTIL' is not an executable"
-
-# vf_rev BINARY: the git state of the worktree BINARY was built in.
-vf_rev() {
-        local d head last dirty=
-        d=$(dirname "$1")
-        head=$(git -C "$d" rev-parse --short HEAD 2>/dev/null) || { echo "git: unknown"; return; }
-        last=$(git -C "$d" log -1 --format='%h %s' -- :/vfolderfs :/metadata | cut -c1-60)
-        git -C "$d" diff --quiet HEAD -- :/vfolderfs :/metadata || dirty=" + uncommitted changes"
-        echo "git: HEAD $head $(git -C "$d" branch --show-current); daemon sources at $last$dirty"
-}
 admin() {
         "$VFOLDERFS_ADMIN" --catalog "$CAT" "$@"
-}
-asuser() {
-        setpriv --reuid=$UID1 --regid=$UID1 --clear-groups -- \
-                env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C HOME=/nonexistent "$@"
-}
-drop_caches() {
-        sync
-        echo 3 >/proc/sys/vm/drop_caches
 }
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }'; }
