@@ -80,14 +80,7 @@ UID1=1000
 # shellcheck source=common.sh
 . "$HERE/common.sh"
 
-[ $# -le 1 ] || { echo "usage: tests/bench/bench.sh [BUILD_DIR]" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || die "must run as root (it mounts file systems and drops caches)"
-BUILD_ARG=${1:-build}
-
-if [ -z "${BENCH_IN_NAMESPACE:-}" ]; then
-        export BENCH_IN_NAMESPACE=1
-        exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+bench_start "$@"
 
 ROUNDS=${BENCH_ROUNDS:-5}
 OUT=${BENCH_OUT:-./bench-results.csv}

@@ -14,6 +14,20 @@ die() {
         exit 1
 }
 
+# bench_start ARGS...: check the command line ([BUILD_DIR], set as
+# BUILD_ARG) and that we are root, then run the script again in a private
+# mount namespace (once).
+bench_start() {
+        [ $# -le 1 ] || { echo "usage: tests/bench/$ME [BUILD_DIR]" >&2; exit 2; }
+        [ "$(id -u)" = 0 ] || die "must run as root (it mounts file systems and drops caches)"
+        # shellcheck disable=SC2034 # used by the script that sources this
+        BUILD_ARG=${1:-build}
+        if [ -z "${BENCH_IN_NAMESPACE:-}" ]; then
+                export BENCH_IN_NAMESPACE=1
+                exec unshare -m --propagation private -- bash "$0" "$@"
+        fi
+}
+
 cleanup() {
         local rc=$? m pid _
         trap - EXIT INT TERM
