@@ -511,9 +511,12 @@ const struct admin_command admin_fsck_cmd = {
                 "integrity (SQLite integrity check), missing-backing (a folder whose\n"
                 "directory is gone), orphan-dir (a directory in the backing layout no\n"
                 "folder owns), stale-session (a live session of this host whose\n"
-                "daemon is gone).  Stale sessions are always ended.  With --repair,\n"
-                "missing backing directories are recreated empty; orphan directories\n"
-                "are never removed.  Exits 1 when an issue is left unrepaired.\n\n"
+                "daemon is gone), usage-drift (a quota folder's usage counter that\n"
+                "differs from its files).  Stale sessions are always ended.  A damaged\n"
+                "catalog gets only its integrity issues listed.  With --repair,\n"
+                "missing backing directories are recreated empty and drifted usage\n"
+                "counters recounted; orphan directories are never removed.  Exits 1\n"
+                "when an issue is left unrepaired.\n\n"
                 "Options:\n"
                 "      --repair        repair what can be repaired",
         .run = run_fsck,
