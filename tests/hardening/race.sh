@@ -77,7 +77,7 @@ TOTAL_SWAPS=0
 # With PAIRS "plant DIR TARGET", the background half plants symlinks
 # instead of swapping.
 race_run() {
-        local name=$1 swapas=$2 dir=$3 file=$4
+        local name=$1 swapas=$2 dir=$3 file=$4 args=("$@")
         shift 4
         local out=$T/work/$name
         local cmd=(swap "$SECS" 2000 "$@")
@@ -105,7 +105,20 @@ race_run() {
         TOTAL_CALLS=$((TOTAL_CALLS + ${calls:-0}))
         TOTAL_SWAPS=$((TOTAL_SWAPS + ${swaps:-0}))
         assert_eq 0 "$src" "swapper status ($(head -c 300 "$out.swap" | tr '\n' ' '))" &&
-        assert_eq 0 "$wrc" "worker status ($(grep -m3 LEAK "$out.work" | tr '\n' ' '))" &&
+        assert_eq 0 "$wrc" "worker status ($(grep -m3 LEAK "$out.work" | tr '\n' ' '))" ||
+                return 1
+        # The swaps leave the real directory in place only part of the time:
+        # on a slow machine a short run may see no create or open land there.
+        # Nothing leaked (checked above and by the sentinel); run the scenario
+        # once more, twice as long, so that it is not vacuous.
+        if { [ "${creates:-0}" -eq 0 ] || [ "${fileops:-0}" -eq 0 ]; } &&
+           [ -z "${RACE_RETRIED:-}" ]; then
+                sentinel_check "$BEFORE" || return 1
+                echo "# $name: no create or open landed in $SECS s; once more for $((SECS * 2)) s"
+                local RACE_RETRIED=1 SECS=$((SECS * 2))
+                race_run "${args[@]}"
+                return
+        fi
         assert "some creates to land in the real directory" test "${creates:-0}" -gt 0 &&
         assert "some opens to land on the real file" test "${fileops:-0}" -gt 0 &&
         sentinel_check "$BEFORE"
