@@ -537,6 +537,7 @@ int main(int argc, char *argv[])
                 ctx.root.nlookup = 1;
                 ctx.root.generation = 0;
         }
+        ctx.scratch_close_reports = view_close_reports(NULL, ctx.root.fd);
         r = view_build(mounts, n_mounts, ctx.root.fd, opts.rw_can_delete,
                        ctx.chown_on_create ? ctx.storage_uid : (uid_t)-1,
                        ctx.chown_on_create ? ctx.storage_gid : (gid_t)-1,

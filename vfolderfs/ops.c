@@ -83,6 +83,22 @@ static int check(const struct vfs_ctx *ctx, const struct inode *inode,
         return view_check_permission(ctx->view, inode->folder, op);
 }
 
+/*
+ * Whether closing a descriptor written through must send FLUSH: only where
+ * the backing file system may report an error at close (NFS, FUSE...).  On
+ * a local one every error came from write(2) or comes from fsync(2), and
+ * the kernel needs no FLUSH to release POSIX locks (it keeps them itself).
+ */
+static bool flush_needed(const struct vfs_ctx *ctx, const struct inode *inode)
+{
+        const struct view *v = ctx->view;
+
+        if (inode->folder == VIEW_SCRATCH)
+                return ctx->scratch_close_reports;
+        return (size_t)inode->folder >= v->n_folders ||
+               v->folders[inode->folder].close_reports;
+}
+
 /* Directory inode in which folder entries are synthesized, or -1. */
 static int view_dir(const struct inode *dir)
 {
@@ -1067,10 +1083,11 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->keep_cache = 1;
         fi->direct_io = 0;
         /*
-         * Closing a descriptor that never wrote has nothing to report:
-         * spare close(2) the FLUSH round trip.
+         * Closing a descriptor that never wrote has nothing to report, nor
+         * has one on a local file system: spare close(2) the FLUSH round
+         * trip.
          */
-        fi->noflush = !writing;
+        fi->noflush = !writing || !flush_needed(ctx, inode);
         if (fuse_reply_open(req, fi) == -ENOENT)
                 close(fd); /* interrupted: no release will come */
 }
@@ -1114,6 +1131,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
         fi->direct_io = 0;
+        fi->noflush = !flush_needed(ctx, dir); /* see vfs_open() */
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
                 forget_entry(ctx, e.ino);
                 close(fd);

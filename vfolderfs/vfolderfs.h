@@ -32,6 +32,7 @@ struct vfs_ctx {
         uid_t storage_uid;
         gid_t storage_gid;
         double timeout;        /* entry and attribute cache, seconds */
+        bool scratch_close_reports; /* view_close_reports() of scratch */
 };
 
 extern const struct fuse_lowlevel_ops vfs_ops;

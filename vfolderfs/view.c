@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "view.h"
@@ -348,6 +349,25 @@ static int add_folder_node(struct view *view, size_t *cap, int scratch_fd,
  * identity of its backing directory (stat'ed once, here).  Returns 0 or
  * -ENOMEM; what was copied is freed with the view.
  */
+bool view_close_reports(const char *path, int fd)
+{
+        static const unsigned long local[] = {
+                0xEF53,     /* ext2, ext3, ext4 */
+                0x58465342, /* XFS */
+                0x9123683E, /* Btrfs */
+                0x01021994, /* tmpfs */
+                0xF2F52010, /* F2FS */
+        };
+        struct statfs sf;
+
+        if ((path ? statfs(path, &sf) : fstatfs(fd, &sf)) < 0)
+                return true;
+        for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+                if ((unsigned long)sf.f_type == local[i])
+                        return false;
+        return true;
+}
+
 static int folder_from_mount(struct view_folder *f, const struct cat_mount *m)
 {
         struct stat bst;
@@ -368,6 +388,7 @@ static int folder_from_mount(struct view_folder *f, const struct cat_mount *m)
                 f->backing_errno = ENOTDIR;
         else
                 f->backing_ino = bst.st_ino;
+        f->close_reports = view_close_reports(f->backing_path, -1);
         return 0;
 }
 

@@ -58,6 +58,8 @@ struct view_folder {
         ino_t backing_ino;  /* st_ino of the backing directory at start, 0 if
                              * it could not be stat'ed (backing_errno set) */
         int backing_errno;
+        bool close_reports; /* backing file system may report write errors
+                             * at close (network, FUSE): keep FLUSH */
         bool gone;          /* trashed, revoked or purged since start: every
                              * operation in it fails (view_check_permission) */
         struct quota_folder *quota; /* quota state (quota.c), shared by every
@@ -146,5 +148,13 @@ int view_hidden(const struct view *view, const char *name);
  * EPERM; EIO for any operation, reads included, in a folder that is gone).
  * Thread-safe, no allocation.
  */
+/*
+ * Whether close(2) on the file system of path (or of fd when path is NULL)
+ * may report errors that write(2) did not: true unless it is one of the
+ * local file systems known to report every error at write or fsync
+ * (ext2/3/4, XFS, Btrfs, tmpfs, F2FS); true as well when it cannot be told.
+ */
+bool view_close_reports(const char *path, int fd);
+
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op);

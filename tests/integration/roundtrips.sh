@@ -6,7 +6,10 @@
 # them around a known sequence of system calls:
 #   - HANDLE_KILLPRIV_V2 (vfolderfs/devio.h): writing a file many times asks
 #     for "security.capability" at most once per inode, not once per write;
-#   - a read-only open is closed without a FLUSH request;
+#   - a read-only open is closed without a FLUSH request, and so is a
+#     written one on a local storage file system (ext4, tmpfs...); a written
+#     one on a storage host whose file system may report errors at close
+#     (here a FUSE mount: bindfs) still sends FLUSH;
 #   - "security.capability" reads as absent;
 # and, since the kernel no longer removes setuid/setgid bits itself, the
 # daemon does: a file given setuid/setgid on the storage host loses them
@@ -69,13 +72,40 @@ for i in range(50):
         assert_eq 0 "$(count_of flush)" "FLUSH requests"
 }
 
-closing_a_written_file_still_flushes() {
+# append_and_create DIR: append to DIR/r once, create DIR/new and write it.
+append_and_create() {
         counted python3 -c '
 import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+fd = os.open(sys.argv[1] + "/r", os.O_WRONLY | os.O_APPEND)
 os.write(fd, b"a")
-os.close(fd)' "$D/r"
-        assert_eq 1 "$(count_of flush)" "FLUSH requests"
+os.close(fd)
+fd = os.open(sys.argv[1] + "/new", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"n")
+os.close(fd)' "$1"
+}
+
+closing_a_written_file_on_local_storage_sends_no_flush() {
+        printf 'r' >"$B/r"
+        chown $U:$U "$B/r"
+        append_and_create "$D"
+        assert_eq 0 "$(count_of flush)" "FLUSH requests" &&
+        assert_eq ra "$(cat "$B/r")" "appended file" &&
+        assert_eq n "$(cat "$B/new")" "created file"
+}
+
+closing_a_written_file_on_fuse_storage_still_flushes() {
+        local FB=$T/fusestore-backing FS=$T/fusestore BB
+        mkdir -p "$FB" "$FS"
+        bindfs "$FB" "$FS" || { ITEST_WHY="bindfs failed"; return 1; }
+        must admin host add fusehost "$FS"
+        must admin folder create bf --user alice --host fusehost
+        BB=$(backing_of bf) || { ITEST_WHY="no backing directory for bf"; return 1; }
+        printf 'r' >"$BB/r"
+        chown $U:$U "$BB/r"
+        append_and_create "$MNT/bf"
+        assert_eq 2 "$(count_of flush)" "FLUSH requests" &&
+        assert_eq ra "$(cat "$BB/r")" "appended file" &&
+        assert_eq n "$(cat "$BB/new")" "created file"
 }
 
 security_capability_reads_as_absent() {
@@ -127,7 +157,8 @@ writing_removes_a_file_capability() {
 
 run_test writes_ask_for_security_capability_at_most_once_per_file
 run_test closing_a_read_only_file_sends_no_flush
-run_test closing_a_written_file_still_flushes
+run_test closing_a_written_file_on_local_storage_sends_no_flush
+run_test closing_a_written_file_on_fuse_storage_still_flushes
 run_test security_capability_reads_as_absent
 run_test writing_clears_setuid_and_setgid_bits
 run_test truncating_clears_setuid_and_setgid_bits
