@@ -29,12 +29,16 @@ struct inode_table {
         size_t n_mounts;
 };
 
+/*
+ * The folder is not hashed: every record of one backing inode, whatever
+ * its folder, is on one chain (inode_table_ids()).
+ */
 static size_t key_hash(dev_t dev, ino_t ino, int folder)
 {
         uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ULL;
 
-        h ^= ((uint64_t)dev + ((uint64_t)(unsigned)folder << 32)) *
-             0xc2b2ae3d27d4eb4fULL;
+        (void)folder;
+        h ^= (uint64_t)dev * 0xc2b2ae3d27d4eb4fULL;
         return (size_t)(h ^ (h >> 31));
 }
 
@@ -282,6 +286,25 @@ struct inode *inode_table_find(struct inode_table *t, dev_t dev, ino_t ino,
         }
         pthread_mutex_unlock(&t->lock);
         return i;
+}
+
+size_t inode_table_ids(struct inode_table *t, dev_t dev, ino_t ino,
+                       uint64_t *ids, size_t max)
+{
+        struct inode *i;
+        size_t n = 0;
+
+        pthread_mutex_lock(&t->lock);
+        for (i = t->buckets[key_hash(dev, ino, 0) & (t->n_buckets - 1)]; i;
+             i = i->hnext) {
+                if (i->ino == ino && i->dev == dev) {
+                        if (n < max)
+                                ids[n] = (uint64_t)(uintptr_t)i;
+                        n++;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+        return n;
 }
 
 void inode_table_ref(struct inode_table *t, struct inode *inode, uint64_t n)

@@ -94,6 +94,15 @@ struct inode *inode_table_find(struct inode_table *table, dev_t dev,
 int inode_fd_get(const struct inode *inode);
 void inode_fd_put(const struct inode *inode, int fd);
 
+/*
+ * Store in ids (at most max of them) the node ids (record addresses) of
+ * every record of (dev, ino), in any folder, adding no lookup; returns how
+ * many records there are.  For invalidations only: a record may be gone
+ * by the time an id is used.
+ */
+size_t inode_table_ids(struct inode_table *table, dev_t dev, ino_t ino,
+                       uint64_t *ids, size_t max);
+
 /* Add n lookups to a known record. */
 void inode_table_ref(struct inode_table *table, struct inode *inode,
                      uint64_t n);

@@ -26,6 +26,7 @@
 
 #include "live.h"
 #include "quota.h"
+#include "watch.h"
 
 struct retired {
         struct view *view;
@@ -207,6 +208,7 @@ static int refresh(struct live *live)
                 return -ENOMEM;
         }
         open_quotas(live, old, view);
+        watch_view(ctx->watch, view);
         ctx->view = view; /* an atomic store: see vfolderfs.h */
         notify_changes(live, old, view);
         r->view = old;

@@ -31,6 +31,7 @@
 #include "devio.h"
 #include "live.h"
 #include "stats.h"
+#include "watch.h"
 #include "targets.h"
 #include "vfolderfs.h"
 
@@ -43,6 +44,7 @@ struct options {
         char *catalog;
         char *scratch;
         int rw_can_delete;
+        int nowatch;
         unsigned int storage_uid;
         unsigned int storage_gid;
         int show_help;
@@ -62,6 +64,7 @@ static const struct fuse_opt option_spec[] = {
         OPT("catalog=%s", catalog, 0),
         OPT("scratch=%s", scratch, 0),
         OPT("rw_can_delete", rw_can_delete, 1),
+        OPT("nowatch", nowatch, 1),
         OPT("storage_uid=%u", storage_uid, 0),
         OPT("storage_gid=%u", storage_gid, 0),
         FUSE_OPT_KEY("-h", KEY_HELP),
@@ -126,6 +129,11 @@ static void show_help(const char *argv0)
                "file)\n"
                "    -o rw_can_delete       let rw folders remove entries too "
                "(legacy rw)\n"
+               "    -o nowatch             do not watch the storage for changes "
+               "made elsewhere:\n"
+               "                           every folder is then cached for 1 s "
+               "only (see\n"
+               "                           CACHING in vfolderfs(8))\n"
                "    -o storage_uid=N       owner of created files on the "
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
@@ -559,6 +567,18 @@ int main(int argc, char *argv[])
          */
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
+        /*
+         * Changes from elsewhere invalidate the kernel's cache (watch.h).
+         * Without the privilege for it (an unprivileged daemon) the short
+         * cache applies silently, as documented.
+         */
+        r = opts.nowatch ? 0 : watch_start(se, &ctx, &ctx.watch);
+        if (r < 0 && r != -EPERM)
+                fuse_log(FUSE_LOG_WARNING,
+                         "vfolderfs: cannot watch the storage (%s): every "
+                         "folder is cached for %.0f s only\n",
+                         strerror(-r), ctx.timeout);
+        watch_view(ctx.watch, (struct view *)ctx.view);
         {
                 /* Admin changes reach the running session (live.h). */
                 struct live_params lp = {
@@ -658,6 +678,8 @@ out_end:
         }
         live_stop(live);
         live = NULL;
+        watch_stop(ctx.watch);
+        ctx.watch = NULL;
         if (se) {
                 if (mounted)
                         fuse_session_unmount(se);

@@ -27,6 +27,7 @@
 
 #include "quota.h"
 #include "vfolderfs.h"
+#include "watch.h"
 
 #define PROC_FD_MAX 32
 
@@ -171,6 +172,33 @@ static int clear_sxid(int fd, struct stat *st)
         return 0;
 }
 
+/*
+ * How long the kernel may keep what it learns of names and attributes
+ * inside folder: WATCH_CACHE_S in a folder whose file system is watched
+ * (watch.h: changes from elsewhere are invalidated as they happen),
+ * ctx->timeout elsewhere (scratch, network storage, no watcher).
+ */
+static double cache_time(const struct vfs_ctx *ctx, int folder)
+{
+        const struct view *v = ctx->view;
+
+        if (folder == VIEW_SCRATCH || (size_t)folder >= v->n_folders ||
+            !v->folders[folder].watched)
+                return ctx->timeout;
+        return WATCH_CACHE_S;
+}
+
+/*
+ * A folder root's own name lies in scratch, where the catalog watcher
+ * (live.c) rules: it keeps ctx->timeout.
+ */
+static double inode_cache_time(const struct vfs_ctx *ctx,
+                               const struct inode *inode)
+{
+        return inode->folder_root ? ctx->timeout
+                                  : cache_time(ctx, inode->folder);
+}
+
 static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
                        const struct stat *st, struct fuse_entry_param *e)
 {
@@ -179,8 +207,8 @@ static void fill_entry(struct vfs_ctx *ctx, struct inode *inode,
         e->generation = inode->generation;
         e->attr = *st;
         fix_attr(ctx, &e->attr);
-        e->attr_timeout = ctx->timeout;
-        e->entry_timeout = ctx->timeout;
+        e->attr_timeout = inode_cache_time(ctx, inode);
+        e->entry_timeout = e->attr_timeout;
 }
 
 /* Turn an O_PATH fd into a known inode; takes ownership of fd. */
@@ -431,6 +459,12 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
          */
         if (conn->capable & FUSE_CAP_READDIRPLUS)
                 conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+        /*
+         * A symlink's target never changes (a new one is a new inode): the
+         * kernel may keep it, dropped with the inode's pages when invalid.
+         */
+        if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+                conn->want |= FUSE_CAP_CACHE_SYMLINKS;
         conn->max_write = 1U << 20;
 }
 
@@ -438,7 +472,8 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct fuse_entry_param e;
-        int err = do_lookup(ctx, inode_of(req, parent), name, &e);
+        struct inode *dir = inode_of(req, parent);
+        int err = do_lookup(ctx, dir, name, &e);
 
         if (err == ENOENT) {
                 /*
@@ -449,7 +484,9 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                  */
                 memset(&e, 0, sizeof(e));
                 e.ino = 0;
-                e.entry_timeout = ctx->timeout;
+                e.entry_timeout = view_dir(dir) >= 0
+                                          ? ctx->timeout
+                                          : cache_time(ctx, dir->folder);
                 fuse_reply_entry(req, &e);
         } else if (err) {
                 fuse_reply_err(req, err);
@@ -506,7 +543,7 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
         if (err)
                 fuse_reply_err(req, err);
         else
-                fuse_reply_attr(req, &st, ctx->timeout);
+                fuse_reply_attr(req, &st, inode_cache_time(ctx, inode));
 }
 
 static int set_times(struct inode *inode, int ifd, const struct stat *attr,
@@ -642,7 +679,7 @@ static void vfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
         }
         inode_fd_put(inode, ifd);
         fix_attr(ctx, &st);
-        fuse_reply_attr(req, &st, ctx->timeout);
+        fuse_reply_attr(req, &st, inode_cache_time(ctx, inode));
         return;
 out_put:
         inode_fd_put(inode, ifd);
@@ -1366,7 +1403,14 @@ static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
                         goto out_err;
         }
         fi->fh = (uint64_t)(uintptr_t)d;
-        fi->cache_readdir = 0;
+        /*
+         * A watched folder's listings stay in the kernel: the watcher drops
+         * them when the directory changes elsewhere, the kernel itself
+         * when it changes through this mount.
+         */
+        fi->cache_readdir = vd < 0 && !inode->folder_root &&
+                            cache_time(ctx, inode->folder) > ctx->timeout;
+        fi->keep_cache = fi->cache_readdir;
         if (fuse_reply_open(req, fi) == -ENOENT)
                 dir_handle_free(d);
         return;

@@ -33,6 +33,7 @@ struct vfs_ctx {
         gid_t storage_gid;
         double timeout;        /* entry and attribute cache, seconds */
         bool scratch_close_reports; /* view_close_reports() of scratch */
+        struct watch *watch;   /* storage watcher (watch.h), or NULL */
 };
 
 extern const struct fuse_lowlevel_ops vfs_ops;

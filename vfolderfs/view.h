@@ -60,6 +60,8 @@ struct view_folder {
         int backing_errno;
         bool close_reports; /* backing file system may report write errors
                              * at close (network, FUSE): keep FLUSH */
+        bool watched;       /* its file system is watched (watch.h): cached
+                             * for WATCH_CACHE_S */
         bool gone;          /* trashed, revoked or purged since start: every
                              * operation in it fails (view_check_permission) */
         struct quota_folder *quota; /* quota state (quota.c), shared by every

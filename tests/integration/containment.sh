@@ -221,6 +221,11 @@ a_directory_swapped_for_a_symlink_after_lookup_is_never_followed() {
         # directory (now named swapln) or refuse, never follow the symlink now
         # at its old name.  All of it by root (the worst case), in one process.
         local out
+        # The storage watcher would show the swap to the kernel at once (the
+        # kernel then follows the new symlink in the session view, which is
+        # safe and tested below): this case needs the kernel's cached entry.
+        daemon_stop "$MNT" "$DAEMON_PID"
+        must_start "$MNT" alice nowatch
         mkdir "$BA/swapdir"
         ln -s "${UP}sentinel" "$BA/swapln"
         out=$(printf '%s\n' \
@@ -242,6 +247,28 @@ a_directory_swapped_for_a_symlink_after_lookup_is_never_followed() {
         fi
 }
 
+a_directory_swapped_for_a_symlink_on_the_host_is_seen_as_that_symlink_at_once() {
+        # With the storage watcher (the default), the kernel drops its entry
+        # for swapdir2 as soon as the host swaps it: the session sees the
+        # symlink, and following it resolves in the session view.
+        local out
+        daemon_stop "$MNT" "$DAEMON_PID"
+        must_start "$MNT" alice
+        mkdir "$BA/swapdir2"
+        ln -s "${UP}sentinel" "$BA/swapln2"
+        out=$(printf '%s\n' \
+                "stat	$D/swapdir2/." \
+                "rename2	$BA/swapdir2	$BA/swapln2	exchange" |
+                "$FSOP" batch | tr '\n' ' ')
+        sleep 0.2
+        out+=$(printf 'create	%s	644\n' "$D/swapdir2/planted2" | "$FSOP" batch)
+        echo "# swap seen at once: $out"
+        assert_eq "ok ok ok" "$out" "the lookup, the swap and the create" &&
+        assert "planted2 in the session view's sentinel" test -f "$T/view/sentinel/planted2" &&
+        refute "planted2 in the real directory" test -e "$BA/swapln2/planted2" &&
+        assert_eq "$SENTINEL_BEFORE" "$(snapshot "$T/sentinel")" "sentinel tree"
+}
+
 run_test readlink_returns_an_absolute_symlink_verbatim
 run_test readlink_returns_a_relative_escape_chain_verbatim
 run_test escaping_symlinks_appear_as_symlinks_not_as_their_targets
@@ -256,6 +283,7 @@ run_test hard_links_to_files_outside_cannot_be_made
 run_test attribute_changes_on_escaping_symlinks_stay_on_the_symlink
 run_test writes_through_escaping_symlinks_never_reach_the_sentinel
 run_test a_directory_swapped_for_a_symlink_after_lookup_is_never_followed
+run_test a_directory_swapped_for_a_symlink_on_the_host_is_seen_as_that_symlink_at_once
 run_test a_symlink_swapped_in_by_a_concurrent_rename_is_never_followed
 
 daemon_stop "$MNT" "$DAEMON_PID"

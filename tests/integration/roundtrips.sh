@@ -11,6 +11,7 @@
 #     one on a storage host whose file system may report errors at close
 #     (here a FUSE mount: bindfs) still sends FLUSH;
 #   - "security.capability" reads as absent;
+#   - a symlink's target is asked for once (the kernel caches it);
 # and, since the kernel no longer removes setuid/setgid bits itself, the
 # daemon does: a file given setuid/setgid on the storage host loses them
 # when written, truncated or chowned through the mount; a file capability
@@ -108,6 +109,15 @@ closing_a_written_file_on_fuse_storage_still_flushes() {
         assert_eq n "$(cat "$BB/new")" "created file"
 }
 
+a_symlink_is_read_once() {
+        ln -sfn target-of-the-link "$B/ln"
+        counted python3 -c '
+import os, sys
+for i in range(20):
+    assert os.readlink(sys.argv[1]) == "target-of-the-link"' "$D/ln"
+        assert_eq 1 "$(count_of readlink)" "READLINK requests"
+}
+
 security_capability_reads_as_absent() {
         setcap cap_net_raw+ep "$B/r" || { ITEST_WHY="setcap failed"; return 1; }
         must_start "$MNT" alice
@@ -159,6 +169,7 @@ run_test writes_ask_for_security_capability_at_most_once_per_file
 run_test closing_a_read_only_file_sends_no_flush
 run_test closing_a_written_file_on_local_storage_sends_no_flush
 run_test closing_a_written_file_on_fuse_storage_still_flushes
+run_test a_symlink_is_read_once
 run_test security_capability_reads_as_absent
 run_test writing_clears_setuid_and_setgid_bits
 run_test truncating_clears_setuid_and_setgid_bits

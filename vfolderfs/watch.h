@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * watch.h - the storage watcher: fanotify on the file systems of the
+ * session's folders, turning changes made by any other process (another
+ * session's daemon, the admin tool, a program on the storage host) into
+ * kernel cache invalidations of this mount at once.
+ *
+ * A folder whose file system is watched is cached by the kernel for
+ * WATCH_CACHE_S seconds (entries, attributes, negative entries, directory
+ * listings) instead of ctx->timeout (one second): an unchanged tree is served without a
+ * request, and a change elsewhere still shows within milliseconds.  Only
+ * local file systems (view_close_reports() false) are watched: a network
+ * file system changed from another machine reports nothing here.  Changes
+ * this daemon makes itself are not notified back (the kernel already knows
+ * them).  What fanotify cannot see (writes through a shared mapping made
+ * directly on the storage host) shows within WATCH_CACHE_S.
+ */
+#ifndef VFOLDERFS_WATCH_H
+#define VFOLDERFS_WATCH_H
+
+#include <stdbool.h>
+
+#include "vfolderfs.h"
+
+/* Cache time of folders on a watched file system, seconds. */
+#define WATCH_CACHE_S 60.0
+
+struct watch;
+
+/*
+ * Start the watcher for se and ctx (inode table and root set).  Returns 0,
+ * or a negative errno when fanotify cannot be had (no CAP_SYS_ADMIN, an old
+ * kernel): then *ret_watch is NULL and every folder keeps ctx->timeout.
+ */
+int watch_start(struct fuse_session *se, struct vfs_ctx *ctx,
+                struct watch **ret_watch);
+
+/*
+ * Watch the file systems of view's folders where possible and set each
+ * folder's `watched`.  Call before the view is published; accepts a NULL
+ * watch (then nothing is watched).
+ */
+void watch_view(struct watch *watch, struct view *view);
+
+/* Stop the thread and free everything; accepts NULL. */
+void watch_stop(struct watch *watch);
+
+#endif
