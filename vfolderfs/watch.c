@@ -168,52 +168,64 @@ static size_t resolve(struct watch *w, const fsid_t *fsid,
 }
 
 /*
- * One event: a directory entry created, removed or moved invalidates that
- * name and the directory (attributes and cached listing); a change to an
- * object invalidates its attributes, and its data when written.
+ * One event (m, with its info records from p to end): a directory entry
+ * created, removed or moved invalidates that name and the directory
+ * (attributes and cached listing); a change to an object invalidates its
+ * attributes, and its data when written.  Records are only 4-byte aligned:
+ * every field is copied out before use.
  */
 static void handle_event(struct watch *w,
-                         const struct fanotify_event_metadata *m)
+                         const struct fanotify_event_metadata *m,
+                         const char *p, const char *end)
 {
-        const char *p = (const char *)m + m->metadata_len;
-        const char *end = (const char *)m + m->event_len;
         uint64_t ids[WATCH_MAX_IDS];
+        union {
+                struct file_handle fh;
+                char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        } h;
 
-        while (p + sizeof(struct fanotify_event_info_header) <= end) {
-                const struct fanotify_event_info_header *h = (const void *)p;
-                const struct fanotify_event_info_fid *fid = (const void *)p;
-                struct file_handle *fh;
-                const char *name;
+        while (p + sizeof(struct fanotify_event_info_fid) +
+                       sizeof(struct file_handle) <= end) {
+                struct fanotify_event_info_fid fid;
+                const char *handle, *name;
                 size_t n;
 
-                if (h->len < sizeof(*fid) + sizeof(*fh) ||
-                    p + h->len > end)
+                memcpy(&fid, p, sizeof(fid));
+                if (fid.hdr.len < sizeof(fid) + sizeof(h.fh) ||
+                    p + fid.hdr.len > end)
                         return;
-                fh = (struct file_handle *)(uintptr_t)fid->handle;
-                if (sizeof(*fid) + sizeof(*fh) + fh->handle_bytes > h->len)
+                handle = p + sizeof(fid);
+                memcpy(&h.fh, handle, sizeof(h.fh));
+                if (h.fh.handle_bytes > MAX_HANDLE_SZ ||
+                    sizeof(fid) + sizeof(h.fh) + h.fh.handle_bytes >
+                            fid.hdr.len)
                         return;
-                name = (const char *)fh->f_handle + fh->handle_bytes;
-                if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+                memcpy(h.fh.f_handle, handle + sizeof(h.fh),
+                       h.fh.handle_bytes);
+                name = handle + sizeof(h.fh) + h.fh.handle_bytes;
+                if (fid.hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
                     (m->mask & WATCH_DIRENT)) {
-                        n = resolve(w, (const fsid_t *)&fid->fsid, fh, ids);
+                        size_t len = strnlen(name, (size_t)(p + fid.hdr.len -
+                                                            name));
+
+                        n = resolve(w, (const fsid_t *)&fid.fsid, &h.fh, ids);
                         for (size_t i = 0; i < n; i++) {
-                                fuse_lowlevel_notify_inval_entry(
-                                        w->se, ids[i], name,
-                                        strnlen(name, (size_t)(end - name)));
+                                fuse_lowlevel_notify_inval_entry(w->se, ids[i],
+                                                                 name, len);
                                 fuse_lowlevel_notify_inval_inode(w->se,
                                                                  ids[i], 0, 0);
                         }
-                } else if (h->info_type == FAN_EVENT_INFO_TYPE_FID &&
+                } else if (fid.hdr.info_type == FAN_EVENT_INFO_TYPE_FID &&
                            (m->mask & (FAN_ATTRIB | FAN_MODIFY))) {
                         off_t off = (m->mask & FAN_MODIFY) ? 0 : -1;
 
-                        n = resolve(w, (const fsid_t *)&fid->fsid, fh, ids);
+                        n = resolve(w, (const fsid_t *)&fid.fsid, &h.fh, ids);
                         for (size_t i = 0; i < n; i++)
                                 fuse_lowlevel_notify_inval_inode(w->se,
                                                                  ids[i], off,
                                                                  0);
                 }
-                p += h->len;
+                p += fid.hdr.len;
         }
 }
 
@@ -233,8 +245,8 @@ static void *watch_thread(void *arg)
                 return NULL;
         }
         for (;;) {
-                const struct fanotify_event_metadata *m;
                 ssize_t len;
+                size_t off = 0;
 
                 if (poll(pfd, 2, -1) < 0 && errno != EINTR)
                         break;
@@ -243,15 +255,22 @@ static void *watch_thread(void *arg)
                 len = read(w->fan_fd, buf, WATCH_BUF);
                 if (len <= 0)
                         continue;
-                for (m = (const void *)buf; FAN_EVENT_OK(m, len);
-                     m = FAN_EVENT_NEXT(m, len)) {
-                        if (m->vers != FANOTIFY_METADATA_VERSION)
+                while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
+                        struct fanotify_event_metadata m;
+
+                        memcpy(&m, buf + off, sizeof(m));
+                        if (m.vers != FANOTIFY_METADATA_VERSION ||
+                            m.event_len < FAN_EVENT_METADATA_LEN ||
+                            m.metadata_len > m.event_len ||
+                            off + m.event_len > (size_t)len)
                                 break;
-                        if (m->fd >= 0)
-                                close(m->fd);
-                        if (m->pid == w->self)
-                                continue; /* ours: the kernel knows */
-                        handle_event(w, m);
+                        if (m.fd >= 0)
+                                close(m.fd);
+                        if (m.pid != w->self) /* ours: the kernel knows */
+                                handle_event(w, &m,
+                                             buf + off + m.metadata_len,
+                                             buf + off + m.event_len);
+                        off += m.event_len;
                 }
         }
         free(buf);
