@@ -4,12 +4,16 @@
  * records holding O_PATH descriptors and lookup counts, under one mutex.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "inode.h"
+
+/* Records a table must have held before forgetting them trims malloc. */
+#define TRIM_RECORDS 65536
 
 struct mount_fd {
         int mount_id;
@@ -21,6 +25,7 @@ struct inode_table {
         struct inode **buckets;
         size_t n_buckets; /* power of two */
         size_t count;
+        size_t high;      /* most records since the last trim */
         uint64_t generation;
         size_t fds_held;  /* records holding a descriptor */
         size_t budget;
@@ -263,7 +268,9 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         fresh->generation = ++t->generation;
         fresh->hnext = t->buckets[b];
         t->buckets[b] = fresh;
-        if (++t->count > t->n_buckets)
+        if (++t->count > t->high)
+                t->high = t->count;
+        if (t->count > t->n_buckets)
                 grow(t);
         pthread_mutex_unlock(&t->lock);
         if (fresh->fd < 0)
@@ -318,6 +325,7 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
                         uint64_t n)
 {
         struct inode **pp;
+        bool trim = false;
 
         pthread_mutex_lock(&t->lock);
         if (inode->nlookup > n) {
@@ -334,6 +342,15 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
                 *pp = inode->hnext;
                 t->count--;
         }
+        /*
+         * Once the kernel has forgotten half of a large number of records
+         * (a tree walk it no longer caches), give the freed memory back to
+         * the system instead of keeping it in malloc's free lists.
+         */
+        if (t->high >= TRIM_RECORDS && t->count <= t->high / 2) {
+                t->high = t->count;
+                trim = true;
+        }
         if (inode->fd >= 0)
                 __atomic_sub_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
@@ -341,6 +358,8 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
                 close(inode->fd);
         free(inode->handle);
         free(inode);
+        if (trim)
+                malloc_trim(0);
 }
 
 size_t inode_table_count(struct inode_table *t)

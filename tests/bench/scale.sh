@@ -24,7 +24,8 @@
 #
 # Usage (as root):  tests/bench/scale.sh [BUILD_DIR]      (default: build)
 #
-# Environment: BENCH_TINY=1 (small sizes, a few seconds), SCALE_OUT=FILE (the
+# Environment: SCALE_FOLDERS, SCALE_ENTRIES, SCALE_WALK (the sizes of each
+# probe, space-separated; empty skips the probe), BENCH_TINY=1 (small sizes, a few seconds), SCALE_OUT=FILE (the
 # CSV, default ./scale-results.csv: probe,size,system,metric,value,unit),
 # VFOLDERFS, VFOLDERFS_ADMIN, BENCH_TREEUTIL as for bench.sh.
 #
@@ -54,9 +55,9 @@ if [ "${BENCH_TINY:-0}" = 1 ]; then
         WALK_SIZES="1000 5000"
         STEP_TIMEOUT=60
 else
-        FOLDER_SIZES="10 100 1000 10000"
-        ENTRY_SIZES="1000 10000 100000"
-        WALK_SIZES="10000 100000 1000000"
+        FOLDER_SIZES=${SCALE_FOLDERS-"10 100 1000 10000"}
+        ENTRY_SIZES=${SCALE_ENTRIES-"1000 10000 100000"}
+        WALK_SIZES=${SCALE_WALK-"10000 100000 1000000"}
         STEP_TIMEOUT=900
 fi
 
