@@ -31,6 +31,8 @@ struct inode_table {
         size_t budget;
         bool handles_ok;
         struct mount_fd *mounts; /* one fd per mount that handles came from */
+        void (*release_hook)(void *arg, const struct inode *inode, int fd);
+        void *hook_arg;
         size_t n_mounts;
 };
 
@@ -295,6 +297,16 @@ struct inode *inode_table_find(struct inode_table *t, dev_t dev, ino_t ino,
         return i;
 }
 
+void inode_table_set_release_hook(struct inode_table *t,
+                                  void (*fn)(void *arg,
+                                             const struct inode *inode,
+                                             int fd),
+                                  void *arg)
+{
+        t->release_hook = fn;
+        t->hook_arg = arg;
+}
+
 size_t inode_table_ids(struct inode_table *t, dev_t dev, ino_t ino,
                        uint64_t *ids, size_t max)
 {
@@ -354,8 +366,11 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
         if (inode->fd >= 0)
                 __atomic_sub_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
-        if (inode->fd >= 0)
+        if (inode->fd >= 0) {
+                if (inode->watched && t->release_hook)
+                        t->release_hook(t->hook_arg, inode, inode->fd);
                 close(inode->fd);
+        }
         free(inode->handle);
         free(inode);
         if (trim)

@@ -43,6 +43,7 @@ struct inode {
         int vnode;           /* view node: a scratch view directory, or the
                               * folder node of a folder root; -1 otherwise */
         bool folder_root;
+        bool watched;        /* carries a storage watcher mark (watch.h) */
         uint64_t nlookup;    /* guarded by the table lock */
         uint64_t generation;
 };
@@ -102,6 +103,16 @@ void inode_fd_put(const struct inode *inode, int fd);
  */
 size_t inode_table_ids(struct inode_table *table, dev_t dev, ino_t ino,
                        uint64_t *ids, size_t max);
+
+/*
+ * Call fn(arg, record, fd) when a record with watched set is removed, just
+ * before its descriptor is closed.  Call before the table is shared.
+ */
+void inode_table_set_release_hook(struct inode_table *table,
+                                  void (*fn)(void *arg,
+                                             const struct inode *inode,
+                                             int fd),
+                                  void *arg);
 
 /* Add n lookups to a known record. */
 void inode_table_ref(struct inode_table *table, struct inode *inode,

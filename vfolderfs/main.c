@@ -578,6 +578,9 @@ int main(int argc, char *argv[])
                          "vfolderfs: cannot watch the storage (%s): every "
                          "folder is cached for %.0f s only\n",
                          strerror(-r), ctx.timeout);
+        if (ctx.watch)
+                inode_table_set_release_hook(ctx.inodes, watch_release_hook,
+                                             ctx.watch);
         watch_view(ctx.watch, (struct view *)ctx.view);
         {
                 /* Admin changes reach the running session (live.h). */

@@ -218,6 +218,7 @@ static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
 {
         struct inode *inode;
         struct stat st;
+        bool watched = false;
 
         if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
                 int err = errno;
@@ -232,10 +233,28 @@ static int adopt(struct vfs_ctx *ctx, int fd, int folder, int vnode,
                 fill_entry(ctx, &ctx->root, &st, e);
                 return 0;
         }
+        /*
+         * A directory of a watched folder gets its mark before its status
+         * is taken again: no change after that status goes unreported.
+         */
+        if (S_ISDIR(st.st_mode) && cache_time(ctx, folder) > ctx->timeout &&
+            watch_dir(ctx->watch, fd) == 0) {
+                watched = true;
+                if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) <
+                    0) {
+                        int err = errno;
+
+                        watch_undir(ctx->watch, fd);
+                        close(fd);
+                        return err;
+                }
+        }
         inode = inode_table_get(ctx->inodes, fd, &st, folder, vnode,
                                 folder_root, parent_fd, parent_dev);
         if (!inode)
                 return ENOMEM;
+        if (watched)
+                inode->watched = true; /* marked, by this call or before */
         fill_entry(ctx, inode, &st, e);
         return 0;
 }

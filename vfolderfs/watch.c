@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * watch.c - the storage watcher (see watch.h).  One fanotify group with
- * file-system marks reporting directory and object file handles; one
+ * watch.c - the storage watcher (see watch.h).  One fanotify group
+ * reporting directory and object file handles, with a mark on every
+ * directory of a watched folder the kernel knows (so only changes in those
+ * directories raise events: other sessions' trees and the rest of the
+ * storage host's file system cost nothing here, nor their writers); one
  * thread reads the events, maps each handle to the records of the inode
  * table (and the root) and notifies the kernel.  Like the catalog watcher
  * (live.c) it holds no lock of the daemon while it notifies: a
@@ -33,7 +36,7 @@
 
 #define WATCH_MASK                                                           \
         (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |           \
-         FAN_ATTRIB | FAN_MODIFY | FAN_ONDIR)
+         FAN_ATTRIB | FAN_MODIFY | FAN_ONDIR | FAN_EVENT_ON_CHILD)
 #define WATCH_DIRENT (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 
 struct watched_fs {
@@ -63,7 +66,11 @@ static bool same_fsid(const fsid_t *a, const fsid_t *b)
         return !memcmp(a, b, sizeof(*a));
 }
 
-/* Watch the file system of path; whether it is watched. */
+/*
+ * Whether directories on the file system of path can be watched: a local
+ * file system (view_close_reports() false) where a mark reporting file
+ * handles is accepted (tried once per file system, on path itself).
+ */
 static bool watch_path(struct watch *w, const char *path)
 {
         struct statfs sf;
@@ -83,14 +90,13 @@ static bool watch_path(struct watch *w, const char *path)
         }
         if (w->n_fs == WATCH_MAX_FS)
                 goto out;
+        if (fanotify_mark(w->fan_fd, FAN_MARK_ADD, WATCH_MASK, AT_FDCWD,
+                          path) < 0)
+                goto out;
+        fanotify_mark(w->fan_fd, FAN_MARK_REMOVE, WATCH_MASK, AT_FDCWD, path);
         fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 goto out;
-        if (fanotify_mark(w->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-                          WATCH_MASK, AT_FDCWD, path) < 0) {
-                close(fd);
-                goto out;
-        }
         w->fs[w->n_fs++] = (struct watched_fs){
                 .fsid = sf.f_fsid,
                 .dev = st.st_dev,
@@ -101,6 +107,28 @@ static bool watch_path(struct watch *w, const char *path)
 out:
         pthread_mutex_unlock(&w->lock);
         return ok;
+}
+
+int watch_dir(struct watch *w, int fd)
+{
+        if (!w)
+                return -EINVAL;
+        if (fanotify_mark(w->fan_fd, FAN_MARK_ADD, WATCH_MASK, fd, ".") < 0)
+                return -errno;
+        return 0;
+}
+
+void watch_undir(struct watch *w, int fd)
+{
+        if (w)
+                fanotify_mark(w->fan_fd, FAN_MARK_REMOVE, WATCH_MASK, fd,
+                              ".");
+}
+
+void watch_release_hook(void *arg, const struct inode *inode, int fd)
+{
+        (void)inode;
+        watch_undir(arg, fd);
 }
 
 void watch_view(struct watch *w, struct view *view)
@@ -296,6 +324,7 @@ int watch_start(struct fuse_session *se, struct vfs_ctx *ctx,
         pthread_mutex_init(&w->lock, NULL);
         w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
                                           FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
+                                          FAN_UNLIMITED_MARKS |
                                           FAN_REPORT_DFID_NAME |
                                           FAN_REPORT_FID,
                                   O_RDONLY | O_LARGEFILE | O_CLOEXEC);

@@ -5,6 +5,10 @@
  * session's daemon, the admin tool, a program on the storage host) into
  * kernel cache invalidations of this mount at once.
  *
+ * Every directory of a watched folder that the kernel knows carries a mark
+ * (watch_dir(), from the lookup that made its record, until its forget):
+ * changes elsewhere in the file system raise no event.
+ *
  * A folder whose file system is watched is cached by the kernel for
  * WATCH_CACHE_S seconds (entries, attributes, negative entries, directory
  * listings) instead of ctx->timeout (one second): an unchanged tree is served without a
@@ -41,6 +45,18 @@ int watch_start(struct fuse_session *se, struct vfs_ctx *ctx,
  * watch (then nothing is watched).
  */
 void watch_view(struct watch *watch, struct view *view);
+
+/*
+ * Mark the directory of fd (any descriptor, O_PATH too) so that changes in
+ * it are reported; 0 or a negative errno.  Marking twice is harmless; one
+ * watch_undir() removes the mark.
+ */
+int watch_dir(struct watch *watch, int fd);
+void watch_undir(struct watch *watch, int fd);
+
+/* For inode_table_set_release_hook() (arg: the watch): watch_undir(). */
+struct inode;
+void watch_release_hook(void *arg, const struct inode *inode, int fd);
 
 /* Stop the thread and free everything; accepts NULL. */
 void watch_stop(struct watch *watch);

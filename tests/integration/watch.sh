@@ -6,7 +6,9 @@
 # (another session's daemon, a program on the storage host) is invalidated
 # as it happens; a folder on a file system that cannot be watched (here a
 # FUSE storage host: bindfs), or a daemon started with -o nowatch, is
-# cached for 1 s only.
+# cached for 1 s only.  The watcher's fanotify marks are on the directories
+# the kernel knows: the count in the daemon's fdinfo follows a tree walk up
+# and the kernel forgetting the inodes down.
 #
 # "As it happens" is checked by polling every 10 ms for at most 3 s: with
 # the 60 s cache and no invalidation nothing would show before 60 s; the
@@ -175,6 +177,40 @@ a_folder_on_unwatchable_storage_is_cached_for_one_second() {
         return $rc
 }
 
+# marks PID: the number of inode marks of the daemon's fanotify group.
+marks() {
+        local fd
+        for fd in /proc/"$1"/fd/*; do
+                if [ "$(readlink "$fd")" = "anon_inode:[fanotify]" ]; then
+                        grep -c '^fanotify ino:' /proc/"$1"/fdinfo/"${fd##*/}"
+                        return
+                fi
+        done
+        echo none
+}
+
+marks_follow_the_directories_the_kernel_knows() {
+        local i before walked after
+        for i in $(seq 40); do mkdir -p "$B/tree/d$i/e"; done
+        chown -R $U:$U "$B/tree"
+        must_start "$MNT" alice
+        before=$(marks "$DAEMON_PID")
+        asuser $U find "$MNT/shared/tree" >/dev/null
+        walked=$(marks "$DAEMON_PID")
+        sync
+        echo 2 >/proc/sys/vm/drop_caches
+        sleep 0.5
+        after=$(marks "$DAEMON_PID")
+        daemon_stop "$MNT" "$DAEMON_PID"
+        rm -rf "$B/tree"
+        echo "# marks: $before at start, $walked after walking 81 directories, $after after the kernel forgot them"
+        assert "at least 81 marks more after the walk (before $before, after $walked)" \
+                test "$walked" -ge $((before + 81)) &&
+        assert "the marks removed with the kernel's inodes ($after left, $walked before)" \
+                test "$after" -le $((before + 2))
+}
+
+run_test marks_follow_the_directories_the_kernel_knows
 run_test a_watched_folder_is_served_from_the_kernel_cache_after_one_second
 run_test with_nowatch_the_cache_lasts_one_second
 run_test changes_by_another_session_show_at_once
