@@ -22,6 +22,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "inode.h"
@@ -31,6 +32,7 @@
 #define WATCH_MAX_FS 64
 #define WATCH_BUF (64 * 1024)
 #define WATCH_MAX_IDS 16
+#define WATCH_BATCH_MS 10
 #define EXT_SUPER_MAGIC 0xEF53
 #define FILEID_INO32_GEN 1 /* a 32-bit inode number, then a generation */
 
@@ -280,6 +282,16 @@ static void *watch_thread(void *arg)
                         break;
                 if (pfd[1].revents)
                         break;
+                /*
+                 * Let the events of a burst gather first: the kernel merges
+                 * repeats (a file written a thousand times in that time is
+                 * one event), and a stream of writes, this daemon's own
+                 * included, wakes this thread WATCH_BATCH_MS apart at most
+                 * instead of once per write.
+                 */
+                nanosleep(&(struct timespec){ .tv_nsec = WATCH_BATCH_MS *
+                                                         1000000L },
+                          NULL);
                 len = read(w->fan_fd, buf, WATCH_BUF);
                 if (len <= 0)
                         continue;
