@@ -5,10 +5,10 @@
  * cat_session_refresh(), view_update(), publication of the new view and
  * kernel invalidations.  The thread holds no lock of the daemon while it
  * notifies the kernel (a notification can wait on a request of ours), and
- * it is the only writer of ctx->view after start.  Replaced views are freed
- * LIVE_RETIRE_S seconds later, so a request that loaded the old pointer
- * finishes with it; when nothing changes the thread sleeps in poll() with
- * no timeout.
+ * it is the only writer of ctx->view after start.  A replaced view is
+ * freed once every request that could have loaded it has finished
+ * (epoch.h), checked every LIVE_RETIRE_POLL_MS while one waits; when
+ * nothing changes the thread sleeps in poll() with no timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,13 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "epoch.h"
 #include "live.h"
 #include "quota.h"
 #include "watch.h"
 
 struct retired {
         struct view *view;
-        time_t at;
+        uint64_t epoch; /* requests of this epoch or before may hold it */
         struct retired *next;
 };
 
@@ -53,14 +54,6 @@ struct live {
         pthread_t thread;
         bool started;
 };
-
-static time_t now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec;
-}
 
 /*
  * Give every folder with a quota an open counter: carried over from the
@@ -154,12 +147,11 @@ static void notify_changes(struct live *live, const struct view *old,
 static void free_retired(struct live *live, bool all)
 {
         struct retired **p = &live->retired;
-        time_t now = now_s();
 
         while (*p) {
                 struct retired *r = *p;
 
-                if (all || now - r->at >= LIVE_RETIRE_S) {
+                if (all || epoch_passed(r->epoch)) {
                         *p = r->next;
                         view_free(r->view);
                         free(r);
@@ -212,7 +204,7 @@ static int refresh(struct live *live)
         ctx->view = view; /* an atomic store: see vfolderfs.h */
         notify_changes(live, old, view);
         r->view = old;
-        r->at = now_s();
+        r->epoch = epoch_advance();
         r->next = live->retired;
         live->retired = r;
         ret = cat_session_refresh(live->cat, live->session_id,
@@ -292,7 +284,7 @@ static void *watch(void *arg)
         if (refresh(live) < 0)
                 retry_ms = 100;
         for (;;) {
-                int timeout = live->retired ? LIVE_RETIRE_S * 1000 / 2 : -1;
+                int timeout = live->retired ? LIVE_RETIRE_POLL_MS : -1;
                 int r;
 
                 if (retry_ms >= 0 && (timeout < 0 || retry_ms < timeout))

@@ -22,8 +22,11 @@
 #define LIVE_DEBOUNCE_MS 20
 /* Longest wait between retries of a refresh that failed, milliseconds. */
 #define LIVE_RETRY_MAX_MS 5000
-/* How long a replaced view is kept for requests still reading it, seconds. */
-#define LIVE_RETIRE_S 30
+/*
+ * How often a replaced view still held by a running request (epoch.h) is
+ * looked at again, milliseconds.
+ */
+#define LIVE_RETIRE_POLL_MS 100
 
 struct live;
 

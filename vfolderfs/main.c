@@ -30,6 +30,7 @@
 #include "config.h"
 #include "devio.h"
 #include "live.h"
+#include "epoch.h"
 #include "stats.h"
 #include "watch.h"
 #include "targets.h"
@@ -485,7 +486,7 @@ int main(int argc, char *argv[])
         stats_path = getenv("VFOLDERFS_STATS");
         if (stats_path && !*stats_path)
                 stats_path = NULL;
-        se = fuse_session_new(&args, stats_path ? stats_ops() : &vfs_ops,
+        se = fuse_session_new(&args, stats_ops(stats_path != NULL),
                               sizeof(vfs_ops), &ctx);
         if (!se) {
                 fail("cannot start FUSE session", NULL,
@@ -691,6 +692,7 @@ out_end:
                 fuse_session_destroy(se);
                 se = NULL;
         }
+        epoch_free(); /* no request runs any more */
         inode_table_free(ctx.inodes);
         ctx.inodes = NULL;
         if (ctx.root.fd >= 0)

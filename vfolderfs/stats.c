@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * stats.c - per-operation request counters (see stats.h): a copy of the
- * operation table whose every entry increments a relaxed atomic counter
- * and calls the real operation.
+ * stats.c - the operation table the daemon mounts with (see stats.h): a
+ * copy of vfs_ops whose every entry runs the real operation inside an
+ * epoch (epoch.h) and, with VFOLDERFS_STATS, first increments a relaxed
+ * atomic counter.
  */
 #include <errno.h>
 #include <stdio.h>
 
+#include "epoch.h"
 #include "stats.h"
 
 enum {
@@ -33,17 +35,38 @@ static struct fuse_lowlevel_ops table;
 
 #define COUNT(i) __atomic_add_fetch(&counts[i], 1, __ATOMIC_RELAXED)
 
-/* One wrapper per operation: count, then call the real one. */
+static bool counting;
+
+/*
+ * One wrapper per operation: count (with VFOLDERFS_STATS), then call the
+ * real one inside an epoch (epoch.h), so that a view it may load is not
+ * freed under it.
+ */
 #define WRAP(op, idx, params, args)                                          \
         static void w_##op params                                            \
         {                                                                    \
-                COUNT(idx);                                                  \
+                if (counting)                                                \
+                        COUNT(idx);                                          \
+                if (epoch_enter() < 0) {                                     \
+                        fuse_reply_err(r, ENOMEM);                           \
+                        return;                                              \
+                }                                                            \
+                vfs_ops.op args;                                             \
+                epoch_leave();                                               \
+        }
+
+/* The same for forgets, which touch no view (and cannot fail). */
+#define WRAP_NOVIEW(op, idx, params, args)                                   \
+        static void w_##op params                                            \
+        {                                                                    \
+                if (counting)                                                \
+                        COUNT(idx);                                          \
                 vfs_ops.op args;                                             \
         }
 
 WRAP(lookup, S_LOOKUP, (fuse_req_t r, fuse_ino_t p, const char *n), (r, p, n))
-WRAP(forget, S_FORGET, (fuse_req_t r, fuse_ino_t i, uint64_t n), (r, i, n))
-WRAP(forget_multi, S_FORGET_MULTI,
+WRAP_NOVIEW(forget, S_FORGET, (fuse_req_t r, fuse_ino_t i, uint64_t n), (r, i, n))
+WRAP_NOVIEW(forget_multi, S_FORGET_MULTI,
      (fuse_req_t r, size_t c, struct fuse_forget_data *f), (r, c, f))
 WRAP(getattr, S_GETATTR,
      (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))
@@ -128,8 +151,9 @@ WRAP(lseek, S_LSEEK,
                         table.op = w_##op;                                   \
         } while (0)
 
-const struct fuse_lowlevel_ops *stats_ops(void)
+const struct fuse_lowlevel_ops *stats_ops(bool count)
 {
+        counting = count;
         table = vfs_ops;
         HOOK(lookup); HOOK(forget); HOOK(forget_multi); HOOK(getattr);
         HOOK(setattr); HOOK(readlink); HOOK(mknod); HOOK(mkdir);
