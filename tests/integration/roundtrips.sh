@@ -85,13 +85,19 @@ os.write(fd, b"n")
 os.close(fd)' "$1"
 }
 
+# flushes BACKING DIR N: append to and create a file in DIR (backed by
+# BACKING) through the mount; N FLUSH requests expected, the data stored.
+flushes() {
+        printf 'r' >"$1/r"
+        chown $U:$U "$1/r"
+        append_and_create "$2"
+        assert_eq "$3" "$(count_of flush)" "FLUSH requests" &&
+        assert_eq ra "$(cat "$1/r")" "appended file" &&
+        assert_eq n "$(cat "$1/new")" "created file"
+}
+
 closing_a_written_file_on_local_storage_sends_no_flush() {
-        printf 'r' >"$B/r"
-        chown $U:$U "$B/r"
-        append_and_create "$D"
-        assert_eq 0 "$(count_of flush)" "FLUSH requests" &&
-        assert_eq ra "$(cat "$B/r")" "appended file" &&
-        assert_eq n "$(cat "$B/new")" "created file"
+        flushes "$B" "$D" 0
 }
 
 closing_a_written_file_on_fuse_storage_still_flushes() {
@@ -101,12 +107,7 @@ closing_a_written_file_on_fuse_storage_still_flushes() {
         must admin host add fusehost "$FS"
         must admin folder create bf --user alice --host fusehost
         BB=$(backing_of bf) || { ITEST_WHY="no backing directory for bf"; return 1; }
-        printf 'r' >"$BB/r"
-        chown $U:$U "$BB/r"
-        append_and_create "$MNT/bf"
-        assert_eq 2 "$(count_of flush)" "FLUSH requests" &&
-        assert_eq ra "$(cat "$BB/r")" "appended file" &&
-        assert_eq n "$(cat "$BB/new")" "created file"
+        flushes "$BB" "$MNT/bf" 2
 }
 
 a_symlink_is_read_once() {
