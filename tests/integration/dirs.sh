@@ -11,7 +11,8 @@
 #     entries come and go in another directory;
 #   - the scratch root lists its scratch entries and folders exactly once,
 #     also when a folder is shared in the middle of the listing;
-#   - no directory stream is left open by finished listings;
+#   - no directory stream is left open by finished listings, and listings
+#     left unfinished stay within the descriptor limit;
 #   - a listing of a folder that is gone is still refused (EIO), and
 #     fsync of a directory works without a handle.
 
@@ -198,6 +199,48 @@ finished_listings_leave_no_directory_stream_behind() {
         }
 }
 
+# A daemon limited to 160 descriptors (a budget of 80) and 150 listings
+# left open after their first entries: streams beyond the budget are not
+# kept, so the daemon stays within its limit and every listing completes.
+unfinished_listings_stay_within_the_descriptor_limit() {
+        local pid i long
+        long=$(printf 'n%.0s' {1..90})
+        mkdir -p "$B"/open/d{1..150}
+        for i in $(seq 150); do
+                touch "$B/open/d$i/$long-"{1..300}
+        done
+        chown -R $U:$U "$B/open"
+        printf '#!/bin/sh\nexec prlimit --nofile=160:160 "%s" "$@"\n' \
+                "$VFOLDERFS" >"$T/vfolderfs-limited"
+        chmod 755 "$T/vfolderfs-limited"
+        mkdir -p "$T/mnt2"
+        VFOLDERFS=$T/vfolderfs-limited daemon_start "$T/mnt2" alice 2>"$T/start.err" || {
+                ITEST_WHY="cannot start the limited daemon: $(tr '\n' ' ' <"$T/start.err")"
+                return 1
+        }
+        pid=$DAEMON_PID
+        asuser $U python3 -c '
+import os, sys, time
+its = [os.scandir(os.path.join(sys.argv[1], "d%d" % i)) for i in range(1, 151)]
+for it in its:
+    next(it)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+counts = set(1 + sum(1 for _ in it) for it in its)
+print(" ".join(str(c) for c in sorted(counts)))' "$T/mnt2/af/open" "$IO/opened" "$IO/count" >"$T/open.out" 2>&1 &
+        local lister=$!
+        for i in $(seq 300); do [ -e "$IO/opened" ] && break; sleep 0.1; done
+        local fds
+        fds=$(ls /proc/"$pid"/fd | wc -l)
+        touch "$IO/count"
+        wait $lister
+        daemon_stop "$T/mnt2" "$pid"
+        [ -e "$IO/opened" ] || { ITEST_WHY="the listings did not start: $(cat "$T/open.out")"; return 1; }
+        [ "$fds" -le 160 ] || { ITEST_WHY="expected at most 160 descriptors got $fds"; return 1; }
+        assert_eq 300 "$(cat "$T/open.out")" "entries of each listing"
+}
+
 fsync_of_a_directory_works() {
         assert_eq ok "$(asuser $U python3 -c '
 import os, sys
@@ -240,6 +283,7 @@ run_test a_large_directory_is_listed_exactly_once_by_ls
 run_test two_interleaved_readers_each_list_a_large_directory_exactly_once
 run_test the_scratch_root_lists_its_entries_and_folders_exactly_once_across_a_live_change
 run_test finished_listings_leave_no_directory_stream_behind
+run_test unfinished_listings_stay_within_the_descriptor_limit
 run_test fsync_of_a_directory_works
 run_test a_listing_in_a_gone_folder_is_refused_with_eio
 daemon_stop "$MNT" "$PID"
