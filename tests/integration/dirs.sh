@@ -121,6 +121,8 @@ names = []
 with os.scandir(d) as it:
     for n, e in enumerate(it):
         names.append(e.name)
+        if n == 20000:
+            break  # a listing that does not end
         if n == 1000:
             open(out + ".started", "w").close()
         if n % 50 == 0:
@@ -163,6 +165,8 @@ names = []
 with os.scandir(sys.argv[1]) as it:
     for n, e in enumerate(it):
         names.append(e.name)
+        if n == 5000:
+            break  # a listing that does not end
         if n == 20:
             open(sys.argv[2], "w").close()
             t = time.time() + 5
