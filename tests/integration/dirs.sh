@@ -13,6 +13,8 @@
 #     also when a folder is shared in the middle of the listing;
 #   - no directory stream is left open by finished listings, and listings
 #     left unfinished stay within the descriptor limit;
+#   - the kernel's cached listing follows a change on the storage host
+#     within the attribute cache's second;
 #   - a listing of a folder that is gone is still refused (EIO), and
 #     fsync of a directory works without a handle.
 
@@ -249,6 +251,16 @@ print(" ".join(str(c) for c in sorted(counts)))' "$T/mnt2/af/open" "$IO/opened" 
         assert_eq 300 "$(cat "$T/open.out")" "entries of each listing"
 }
 
+# The kernel keeps a listing across opens (no OPENDIR answer can say
+# otherwise); a name created on the storage host shows up once the
+# one-second attribute cache has expired, as for lookups.
+a_name_created_on_the_storage_host_is_listed_after_a_second() {
+        asuser $U ls "$MNT/af/tree/d1" >/dev/null
+        : >"$B/tree/d1/from-host"
+        sleep 1.5
+        assert_eq 1 "$(asuser $U ls "$MNT/af/tree/d1" | grep -cx from-host)" "from-host in the listing"
+}
+
 fsync_of_a_directory_works() {
         assert_eq ok "$(asuser $U python3 -c '
 import os, sys
@@ -292,6 +304,7 @@ run_test two_interleaved_readers_each_list_a_large_directory_exactly_once
 run_test the_scratch_root_lists_its_entries_and_folders_exactly_once_across_a_live_change
 run_test finished_listings_leave_no_directory_stream_behind
 run_test unfinished_listings_stay_within_the_descriptor_limit
+run_test a_name_created_on_the_storage_host_is_listed_after_a_second
 run_test fsync_of_a_directory_works
 run_test a_listing_in_a_gone_folder_is_refused_with_eio
 daemon_stop "$MNT" "$PID"
