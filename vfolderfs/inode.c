@@ -27,8 +27,10 @@ struct inode_table {
         size_t count;
         size_t high;      /* most records since the last trim */
         uint64_t generation;
-        size_t fds_held;  /* records holding a descriptor */
+        size_t fds_held;  /* records and directory streams holding a
+                           * descriptor */
         size_t budget;
+        void (*dir_free)(void *dir); /* of records' listing state */
         bool handles_ok;
         struct mount_fd *mounts; /* one fd per mount that handles came from */
         void (*release_hook)(void *arg, const struct inode *inode, int fd);
@@ -77,6 +79,8 @@ void inode_table_free(struct inode_table *t)
                 while (i) {
                         struct inode *next = i->hnext;
 
+                        if (i->dir)
+                                t->dir_free(i->dir);
                         if (i->fd >= 0)
                                 close(i->fd);
                         free(i->handle);
@@ -366,6 +370,9 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
         if (inode->fd >= 0)
                 __atomic_sub_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&t->lock);
+        /* No request is left on the record: its listing state goes too. */
+        if (inode->dir)
+                t->dir_free(inode->dir);
         if (inode->fd >= 0) {
                 if (inode->watched && t->release_hook)
                         t->release_hook(t->hook_arg, inode, inode->fd);
@@ -375,6 +382,69 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
         free(inode);
         if (trim)
                 malloc_trim(0);
+}
+
+void *inode_dir_attach(struct inode_table *t, struct inode *inode,
+                       void *dir, void (*dir_free)(void *dir))
+{
+        void *none = NULL;
+
+        __atomic_store_n(&t->dir_free, dir_free, __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&inode->dir, &none, dir, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return dir;
+        return none;
+}
+
+bool inode_table_take_fd(struct inode_table *t)
+{
+        size_t held = __atomic_load_n(&t->fds_held, __ATOMIC_RELAXED);
+
+        do {
+                if (held >= t->budget)
+                        return false;
+        } while (!__atomic_compare_exchange_n(&t->fds_held, &held, held + 1,
+                                              true, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED));
+        return true;
+}
+
+void inode_table_return_fd(struct inode_table *t)
+{
+        __atomic_sub_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
+}
+
+int inode_table_view_nodes(struct inode_table *t, struct inode ***ret_nodes,
+                           size_t *ret_n)
+{
+        struct inode **nodes = NULL;
+        size_t n = 0, cap = 0;
+
+        pthread_mutex_lock(&t->lock);
+        for (size_t b = 0; b < t->n_buckets; b++) {
+                for (struct inode *i = t->buckets[b]; i; i = i->hnext) {
+                        if (i->vnode < 0)
+                                continue;
+                        if (n == cap) {
+                                size_t ncap = cap ? cap * 2 : 16;
+                                struct inode **m = realloc(nodes, ncap *
+                                                           sizeof(*m));
+
+                                if (!m) {
+                                        pthread_mutex_unlock(&t->lock);
+                                        free(nodes);
+                                        return -ENOMEM;
+                                }
+                                nodes = m;
+                                cap = ncap;
+                        }
+                        nodes[n++] = i;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+        *ret_nodes = nodes;
+        *ret_n = n;
+        return 0;
 }
 
 size_t inode_table_count(struct inode_table *t)

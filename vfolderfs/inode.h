@@ -46,6 +46,8 @@ struct inode {
         bool watched;        /* carries a storage watcher mark (watch.h) */
         uint64_t nlookup;    /* guarded by the table lock */
         uint64_t generation;
+        void *dir;           /* listing state of a directory (ops.c), or
+                              * NULL: see inode_dir_attach() */
 };
 
 struct inode_table;
@@ -124,6 +126,35 @@ void inode_table_ref(struct inode_table *table, struct inode *inode,
  */
 void inode_table_forget(struct inode_table *table, struct inode *inode,
                         uint64_t n);
+
+/*
+ * Attach dir, the listing state of a directory record, unless the record
+ * has one already.  The table frees the state with dir_free when it removes
+ * the record (forget) or is freed; every call must pass the same dir_free.
+ * A record outside the table (the root) keeps its state until its owner
+ * frees it.  Returns the state now attached: dir, or the earlier one (then
+ * dir is not taken).
+ */
+void *inode_dir_attach(struct inode_table *table, struct inode *inode,
+                       void *dir, void (*dir_free)(void *dir));
+
+/*
+ * Count one descriptor kept outside the records (a cached directory
+ * stream) against the budget.  Returns false, counting nothing, when the
+ * table holds its budget already; pair every true with
+ * inode_table_return_fd().
+ */
+bool inode_table_take_fd(struct inode_table *table);
+void inode_table_return_fd(struct inode_table *table);
+
+/*
+ * The records that have a view node (vnode >= 0: view directories and
+ * folder roots), in *ret_nodes (free() it), their count in *ret_n.  A
+ * record may be forgotten as soon as this returns: use the addresses as
+ * node ids only.  Returns 0 or -ENOMEM.
+ */
+int inode_table_view_nodes(struct inode_table *table,
+                           struct inode ***ret_nodes, size_t *ret_n);
 
 /* Number of records (for diagnostics). */
 size_t inode_table_count(struct inode_table *table);

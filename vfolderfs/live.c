@@ -144,6 +144,26 @@ static void notify_changes(struct live *live, const struct view *old,
         }
 }
 
+/*
+ * The kernel caches directory listings (vfolderfs/ops.c, "Directories") and
+ * drops them when a directory's mtime changes; the folder entries of a view
+ * directory change with the view while its mtime does not, so the cached
+ * listings of every view directory (and folder root) are dropped here.
+ */
+static void invalidate_listings(struct live *live)
+{
+        struct inode **nodes;
+        size_t n;
+
+        (void)fuse_lowlevel_notify_inval_inode(live->se, FUSE_ROOT_ID, 0, 0);
+        if (inode_table_view_nodes(live->ctx->inodes, &nodes, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                (void)fuse_lowlevel_notify_inval_inode(
+                        live->se, (fuse_ino_t)(uintptr_t)nodes[i], 0, 0);
+        free(nodes);
+}
+
 static void free_retired(struct live *live, bool all)
 {
         struct retired **p = &live->retired;
@@ -203,6 +223,7 @@ static int refresh(struct live *live)
         watch_view(ctx->watch, view);
         ctx->view = view; /* an atomic store: see vfolderfs.h */
         notify_changes(live, old, view);
+        invalidate_listings(live);
         r->view = old;
         r->epoch = epoch_advance();
         r->next = live->retired;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,7 +553,7 @@ static void vfs_getattr(fuse_req_t req, fuse_ino_t ino,
         /*
          * An open file may be unlinked: its descriptor still answers.  (The
          * kernel passes a handle only for regular files; a directory's fh
-         * is a dir_handle, not a descriptor.)
+         * is 0: see vfs_opendir().)
          */
         if (fi && S_ISREG(inode->type) && fstat((int)fi->fh, &st) == 0) {
                 fix_attr(ctx, &st);
@@ -1286,74 +1287,192 @@ static void vfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 }
 
 /* ------------------------------------------------------------------------
- * Directories.  An ordinary directory is streamed with telldir cookies as
- * offsets.  A view directory (the root, an alias's intermediate directory)
- * is listed once at opendir into a snapshot that merges its scratch entries
- * (minus any that a folder hides) with its folder entries; offsets are then
- * snapshot indices.
+ * Directories.  OPENDIR is answered with ENOSYS, after which the kernel
+ * sends no OPENDIR or RELEASEDIR for the rest of the connection (two round
+ * trips saved per directory listed) and every READDIR comes without a
+ * handle.  The listing state lives on the directory's inode instead, one
+ * struct dir_state per directory under its own lock:
+ *   - an ordinary directory is streamed with telldir cookies as offsets.
+ *     One stream per inode is kept between requests, continued when a
+ *     request starts where the last one stopped and moved with seekdir()
+ *     otherwise, so readers at different offsets can share it.  It is
+ *     closed when a listing reaches its end or the inode is forgotten, and
+ *     counts against the inode table's descriptor budget: over it, each
+ *     request opens a stream of its own and closes it.  The end of a
+ *     listing is remembered with the directory's ctime, so the request the
+ *     kernel sends after the last entry is answered without opening the
+ *     directory again while nothing changed in it;
+ *   - a view directory (the root, an alias's intermediate directory) is
+ *     listed into a snapshot that merges its scratch entries (minus any
+ *     that a folder hides) with its folder entries, rebuilt when a listing
+ *     starts (offset 0) or the view changed.  Its offsets are derived from
+ *     the names (a hash; the snapshot is sorted by it), so a listing that
+ *     goes on in a newer snapshot still gets every entry that did not
+ *     change exactly once.
  */
 struct snap_entry {
         char *name;
         ino_t ino;
+        off_t off;             /* name_offset(name) */
         unsigned char type;
 };
 
-struct dir_handle {
+struct dir_cursor {
         DIR *dp;
-        off_t offset;          /* streaming: cookie of the next entry */
-        struct dirent *entry;  /* streaming: read but not yet returned */
-        struct snap_entry *snap; /* view directory snapshot, or NULL */
-        size_t n_snap;
+        off_t offset;          /* cookie of the next entry */
+        struct dirent *entry;  /* read but not yet returned */
 };
 
-static void dir_handle_free(struct dir_handle *d)
+struct dir_state {
+        pthread_mutex_t lock;
+        struct inode_table *table; /* whose budget cur.dp counts against */
+        struct dir_cursor cur; /* ordinary directory: the kept stream */
+        off_t eof;             /* offset where the last listing ended, or 0 */
+        struct timespec eof_ctime; /* the directory's ctime then */
+        struct snap_entry *snap; /* view directory snapshot, or NULL */
+        size_t n_snap;
+        const struct view *snap_view; /* the view snap was built from */
+};
+
+static void snap_free(struct snap_entry *snap, size_t n)
 {
+        for (size_t i = 0; i < n; i++)
+                free(snap[i].name);
+        free(snap);
+}
+
+static void dir_stream_close(struct dir_state *d)
+{
+        if (!d->cur.dp)
+                return;
+        closedir(d->cur.dp);
+        inode_table_return_fd(d->table);
+        d->cur.dp = NULL;
+        d->cur.entry = NULL;
+}
+
+static void dir_state_free(void *p)
+{
+        struct dir_state *d = p;
+
         if (!d)
                 return;
-        if (d->dp)
-                closedir(d->dp);
-        for (size_t i = 0; i < d->n_snap; i++)
-                free(d->snap[i].name);
-        free(d->snap);
+        dir_stream_close(d);
+        snap_free(d->snap, d->n_snap);
+        pthread_mutex_destroy(&d->lock);
         free(d);
 }
 
-static int snap_add(struct dir_handle *d, size_t *cap, const char *name,
-                    ino_t ino, unsigned char type)
+/* The listing state of dir, attached on first use; NULL: ENOMEM. */
+static struct dir_state *dir_state_of(struct vfs_ctx *ctx, struct inode *dir)
 {
-        if (d->n_snap == *cap) {
-                size_t ncap = *cap ? *cap * 2 : 64;
-                struct snap_entry *s = realloc(d->snap, ncap * sizeof(*s));
+        struct dir_state *d = __atomic_load_n(&dir->dir, __ATOMIC_ACQUIRE);
+        struct dir_state *fresh;
 
-                if (!s)
-                        return ENOMEM;
-                d->snap = s;
-                *cap = ncap;
+        if (d)
+                return d;
+        fresh = calloc(1, sizeof(*fresh));
+        if (!fresh)
+                return NULL;
+        pthread_mutex_init(&fresh->lock, NULL);
+        fresh->table = ctx->inodes;
+        d = inode_dir_attach(ctx->inodes, dir, fresh, dir_state_free);
+        if (d != fresh)
+                dir_state_free(fresh); /* another request attached first */
+        return d;
+}
+
+static int open_dir_stream(const struct inode *inode, DIR **ret_dp)
+{
+        int ifd = inode_fd_get(inode);
+        int fd, err;
+        DIR *dp;
+
+        if (ifd < 0)
+                return -ifd;
+        fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        err = errno;
+        inode_fd_put(inode, ifd);
+        if (fd < 0)
+                return err;
+        dp = fdopendir(fd);
+        if (!dp) {
+                err = errno;
+                close(fd);
+                return err;
         }
-        d->snap[d->n_snap].name = strdup(name);
-        if (!d->snap[d->n_snap].name)
-                return ENOMEM;
-        d->snap[d->n_snap].ino = ino;
-        d->snap[d->n_snap].type = type;
-        d->n_snap++;
+        *ret_dp = dp;
         return 0;
 }
 
-static int snapshot_view_dir(struct vfs_ctx *ctx, struct dir_handle *d,
-                             int vnode)
+/*
+ * The offset of a view directory entry: "." and ".." first, then a 61-bit
+ * FNV-1a hash of the name, never 0 (the start of a listing).
+ */
+static off_t name_offset(const char *name)
 {
-        const struct view *v = ctx->view;
-        size_t cap = 0;
-        int err;
+        uint64_t h = 0xcbf29ce484222325ULL;
 
+        if (strcmp(name, ".") == 0)
+                return 1;
+        if (strcmp(name, "..") == 0)
+                return 2;
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+                h ^= *c;
+                h *= 0x100000001b3ULL;
+        }
+        return (off_t)(h >> 3) + 3;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+        const struct snap_entry *x = a, *y = b;
+
+        if (x->off != y->off)
+                return x->off < y->off ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+static int snap_add(struct snap_entry **snap, size_t *n, size_t *cap,
+                    const char *name, ino_t ino, unsigned char type)
+{
+        if (*n == *cap) {
+                size_t ncap = *cap ? *cap * 2 : 64;
+                struct snap_entry *s = realloc(*snap, ncap * sizeof(*s));
+
+                if (!s)
+                        return ENOMEM;
+                *snap = s;
+                *cap = ncap;
+        }
+        (*snap)[*n].name = strdup(name);
+        if (!(*snap)[*n].name)
+                return ENOMEM;
+        (*snap)[*n].ino = ino;
+        (*snap)[*n].off = name_offset(name);
+        (*snap)[*n].type = type;
+        (*n)++;
+        return 0;
+}
+
+/* Replace d's snapshot with a new one of view directory dir (node vnode). */
+static int snapshot_view_dir(const struct view *v, struct dir_state *d,
+                             const struct inode *dir, int vnode)
+{
+        struct snap_entry *snap = NULL;
+        size_t n = 0, cap = 0;
+        DIR *dp;
+        int err = open_dir_stream(dir, &dp);
+
+        if (err)
+                return err;
         for (;;) {
                 struct dirent *de;
 
                 errno = 0;
-                de = readdir(d->dp);
+                de = readdir(dp);
                 if (!de) {
-                        if (errno)
-                                return errno;
+                        err = errno;
                         break;
                 }
                 if (!is_dot_or_dotdot(de->d_name)) {
@@ -1362,80 +1481,46 @@ static int snapshot_view_dir(struct vfs_ctx *ctx, struct dir_handle *d,
                         if (c >= 0 && v->nodes[c].kind == VIEW_NODE_FOLDER)
                                 continue; /* hidden by the folder */
                 }
-                err = snap_add(d, &cap, de->d_name, de->d_ino, de->d_type);
+                err = snap_add(&snap, &n, &cap, de->d_name, de->d_ino,
+                               de->d_type);
                 if (err)
-                        return err;
+                        break;
         }
-        for (int c = v->nodes[vnode].first_child; c >= 0;
+        closedir(dp);
+        for (int c = v->nodes[vnode].first_child; !err && c >= 0;
              c = v->nodes[c].next_sibling) {
-                const struct view_node *n = &v->nodes[c];
+                const struct view_node *vn = &v->nodes[c];
                 ino_t ino;
 
-                if (n->kind != VIEW_NODE_FOLDER)
+                if (vn->kind != VIEW_NODE_FOLDER)
                         continue; /* a real scratch dir, listed above */
-                ino = v->folders[n->folder].backing_ino;
-                err = snap_add(d, &cap, n->name, ino ? ino : 1, DT_DIR);
-                if (err)
-                        return err;
+                ino = v->folders[vn->folder].backing_ino;
+                err = snap_add(&snap, &n, &cap, vn->name, ino ? ino : 1,
+                               DT_DIR);
         }
+        if (err) {
+                snap_free(snap, n);
+                return err;
+        }
+        qsort(snap, n, sizeof(*snap), snap_cmp);
+        snap_free(d->snap, d->n_snap);
+        d->snap = snap;
+        d->n_snap = n;
+        d->snap_view = v;
         return 0;
 }
 
 static void vfs_opendir(fuse_req_t req, fuse_ino_t ino,
                         struct fuse_file_info *fi)
 {
-        struct vfs_ctx *ctx = ctx_of(req);
-        struct inode *inode = inode_of(req, ino);
-        struct dir_handle *d;
-        int fd, ifd, err, vd;
+        int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_READ);
 
-        err = check(ctx, inode, VIEW_OP_READ);
-        if (err) {
-                fuse_reply_err(req, err);
-                return;
-        }
-        d = calloc(1, sizeof(*d));
-        if (!d) {
-                fuse_reply_err(req, ENOMEM);
-                return;
-        }
-        ifd = inode_fd_get(inode);
-        if (ifd < 0) {
-                err = -ifd;
-                goto out_err;
-        }
-        fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        err = errno;
-        inode_fd_put(inode, ifd);
-        if (fd < 0)
-                goto out_err;
-        d->dp = fdopendir(fd);
-        if (!d->dp) {
-                err = errno;
-                close(fd);
-                goto out_err;
-        }
-        vd = view_dir(inode);
-        if (vd >= 0) {
-                err = snapshot_view_dir(ctx, d, vd);
-                if (err)
-                        goto out_err;
-        }
-        fi->fh = (uint64_t)(uintptr_t)d;
         /*
-         * A watched folder's listings stay in the kernel: the watcher drops
-         * them when the directory changes elsewhere, the kernel itself
-         * when it changes through this mount.
+         * A directory that may not be listed is still refused here while
+         * the kernel asks; do_readdir() checks again in any case.
          */
-        fi->cache_readdir = vd < 0 && !inode->folder_root &&
-                            cache_time(ctx, inode->folder) > ctx->timeout;
-        fi->keep_cache = fi->cache_readdir;
-        if (fuse_reply_open(req, fi) == -ENOENT)
-                dir_handle_free(d);
-        return;
-out_err:
-        dir_handle_free(d);
-        fuse_reply_err(req, err);
+        (void)fi;
+        fuse_reply_err(req, err ? err : ENOSYS);
 }
 
 /*
@@ -1537,74 +1622,182 @@ static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
         return size;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-                       off_t offset, struct fuse_file_info *fi, bool plus)
+/* A listing of a view directory from offset on, out of its snapshot. */
+static int list_view_dir(fuse_req_t req, struct inode *dir,
+                         struct dir_state *d, int vnode, off_t offset,
+                         bool plus, char **pp, size_t *rem)
 {
-        struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+        const struct view *v = ctx_of(req)->view;
+        size_t lo = 0, hi;
+        int err = 0;
+
+        if (offset == 0 || d->snap_view != v) {
+                err = snapshot_view_dir(v, d, dir, vnode);
+                if (err)
+                        return err;
+        }
+        /* The first entry past offset, in this snapshot or an older one. */
+        hi = d->n_snap;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (d->snap[mid].off <= offset)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo; i < d->n_snap; i++) {
+                const struct snap_entry *s = &d->snap[i];
+                size_t n = add_entry(req, dir, *pp, *rem, s->name, s->ino,
+                                     s->type, s->off, plus, &err);
+
+                if (err == ENOENT) {
+                        err = 0; /* vanished since the snapshot */
+                        continue;
+                }
+                if (err || n > *rem)
+                        break;
+                *pp += n;
+                *rem -= n;
+        }
+        return err;
+}
+
+/*
+ * A listing of an ordinary directory from offset on, through cursor c.
+ * *ret_last is the offset of the last entry returned (offset when none);
+ * *ret_end is set when the directory's end was reached.
+ */
+static int list_dir(fuse_req_t req, struct inode *dir, struct dir_cursor *c,
+                    off_t offset, bool plus, char **pp, size_t *rem,
+                    off_t *ret_last, bool *ret_end)
+{
+        int err = 0;
+
+        if (offset != c->offset) {
+                seekdir(c->dp, offset);
+                c->entry = NULL;
+                c->offset = offset;
+        }
+        *ret_last = offset;
+        for (;;) {
+                size_t n;
+
+                if (!c->entry) {
+                        errno = 0;
+                        c->entry = readdir(c->dp);
+                        if (!c->entry) {
+                                *ret_end = errno == 0;
+                                return errno;
+                        }
+                }
+                n = add_entry(req, dir, *pp, *rem, c->entry->d_name,
+                              c->entry->d_ino, c->entry->d_type,
+                              c->entry->d_off, plus, &err);
+                if (err == ENOENT) {
+                        err = 0; /* removed meanwhile: skip it */
+                } else if (err || n > *rem) {
+                        return err;
+                } else {
+                        *pp += n;
+                        *rem -= n;
+                        *ret_last = c->entry->d_off;
+                }
+                c->offset = c->entry->d_off;
+                c->entry = NULL;
+        }
+}
+
+/* Whether dir's ctime is t (false when it cannot be had). */
+static bool ctime_is(const struct inode *dir, const struct timespec *t)
+{
+        struct stat st;
+        int fd = inode_fd_get(dir);
+        bool same;
+
+        if (fd < 0)
+                return false;
+        same = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ==
+                       0 &&
+               st.st_ctim.tv_sec == t->tv_sec &&
+               st.st_ctim.tv_nsec == t->tv_nsec;
+        inode_fd_put(dir, fd);
+        return same;
+}
+
+/* Called with d locked. */
+static int list_ordinary_dir(fuse_req_t req, struct inode *dir,
+                             struct dir_state *d, off_t offset, bool plus,
+                             char **pp, size_t *rem)
+{
+        struct dir_cursor own = { NULL, 0, NULL };
+        struct dir_cursor *c = &d->cur;
+        struct stat st;
+        off_t last;
+        bool end = false;
+        int err;
+
+        if (offset != 0 && offset == d->eof && ctime_is(dir, &d->eof_ctime))
+                return 0; /* at the end, and nothing changed since */
+        d->eof = 0;
+        if (!c->dp) {
+                err = open_dir_stream(dir, &own.dp);
+                if (err)
+                        return err;
+                if (inode_table_take_fd(d->table)) {
+                        d->cur = own;
+                        own.dp = NULL;
+                } else {
+                        c = &own; /* over budget: for this request only */
+                }
+        }
+        err = list_dir(req, dir, c, offset, plus, pp, rem, &last, &end);
+        if (end) {
+                /*
+                 * The ctime read after the last entry: any later change
+                 * to the directory gives it another one.
+                 */
+                if (fstat(dirfd(c->dp), &st) == 0) {
+                        d->eof = last;
+                        d->eof_ctime = st.st_ctim;
+                }
+                if (c == &d->cur)
+                        dir_stream_close(d);
+        }
+        if (own.dp)
+                closedir(own.dp);
+        return err;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+                       off_t offset, bool plus)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, ino);
+        struct dir_state *d;
         char *buf, *p;
         size_t rem = size;
-        int err = check(ctx_of(req), dir, VIEW_OP_READ);
+        int vd, err = check(ctx, dir, VIEW_OP_READ);
 
         if (err) {
                 fuse_reply_err(req, err);
                 return;
         }
+        d = dir_state_of(ctx, dir);
         buf = malloc(size);
-        if (!buf) {
+        if (!d || !buf) {
+                free(buf);
                 fuse_reply_err(req, ENOMEM);
                 return;
         }
         p = buf;
-        if (d->snap) {
-                for (size_t i = (size_t)offset; i < d->n_snap; i++) {
-                        const struct snap_entry *s = &d->snap[i];
-                        size_t n = add_entry(req, dir, p, rem, s->name,
-                                             s->ino, s->type, (off_t)i + 1,
-                                             plus, &err);
-
-                        if (err == ENOENT) {
-                                err = 0; /* vanished since the snapshot */
-                                continue;
-                        }
-                        if (err || n > rem)
-                                break;
-                        p += n;
-                        rem -= n;
-                }
-                goto out;
-        }
-        if (offset != d->offset) {
-                seekdir(d->dp, offset);
-                d->entry = NULL;
-                d->offset = offset;
-        }
-        for (;;) {
-                size_t n;
-
-                if (!d->entry) {
-                        errno = 0;
-                        d->entry = readdir(d->dp);
-                        if (!d->entry) {
-                                err = errno;
-                                break;
-                        }
-                }
-                n = add_entry(req, dir, p, rem, d->entry->d_name,
-                              d->entry->d_ino, d->entry->d_type,
-                              d->entry->d_off, plus, &err);
-                if (err == ENOENT)
-                        err = 0; /* removed meanwhile: skip it */
-                else if (err || n > rem)
-                        break;
-                else {
-                        p += n;
-                        rem -= n;
-                }
-                d->offset = d->entry->d_off;
-                d->entry = NULL;
-        }
-out:
+        vd = view_dir(dir);
+        pthread_mutex_lock(&d->lock);
+        if (vd >= 0)
+                err = list_view_dir(req, dir, d, vd, offset, plus, &p, &rem);
+        else
+                err = list_ordinary_dir(req, dir, d, offset, plus, &p, &rem);
+        pthread_mutex_unlock(&d->lock);
         /* A partial listing is still an answer; report errors only alone. */
         if (err && p == buf)
                 fuse_reply_err(req, err);
@@ -1616,33 +1809,60 @@ out:
 static void vfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
                         off_t offset, struct fuse_file_info *fi)
 {
-        do_readdir(req, ino, size, offset, fi, false);
+        (void)fi; /* no handle: see vfs_opendir() */
+        do_readdir(req, ino, size, offset, false);
 }
 
 static void vfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
                             off_t offset, struct fuse_file_info *fi)
 {
-        do_readdir(req, ino, size, offset, fi, true);
+        (void)fi;
+        do_readdir(req, ino, size, offset, true);
 }
 
+/*
+ * Never sent once OPENDIR was answered with ENOSYS; kept so that
+ * VFOLDERFS_STATS would count one.
+ */
 static void vfs_releasedir(fuse_req_t req, fuse_ino_t ino,
                            struct fuse_file_info *fi)
 {
         (void)ino;
-        dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+        (void)fi;
         fuse_reply_err(req, 0);
 }
 
 static void vfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
                          struct fuse_file_info *fi)
 {
-        struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-        int fd = dirfd(d->dp);
-        int r;
+        struct inode *inode = inode_of(req, ino);
+        int ifd = inode_fd_get(inode);
+        int fd, err = 0;
 
-        (void)ino;
-        r = datasync ? fdatasync(fd) : fsync(fd);
-        fuse_reply_err(req, r < 0 ? errno : 0);
+        (void)fi;
+        if (ifd < 0) {
+                fuse_reply_err(req, -ifd);
+                return;
+        }
+        fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                err = errno;
+        inode_fd_put(inode, ifd);
+        if (fd >= 0) {
+                if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+                        err = errno;
+                close(fd);
+        }
+        fuse_reply_err(req, err);
+}
+
+/* The root is no table record: its listing state goes here. */
+static void vfs_destroy(void *userdata)
+{
+        struct vfs_ctx *ctx = userdata;
+
+        dir_state_free(ctx->root.dir);
+        ctx->root.dir = NULL;
 }
 
 static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -2038,6 +2258,7 @@ const struct fuse_lowlevel_ops vfs_ops = {
         .readdirplus = vfs_readdirplus,
         .releasedir = vfs_releasedir,
         .fsyncdir = vfs_fsyncdir,
+        .destroy = vfs_destroy,
         .statfs = vfs_statfs,
         .setxattr = vfs_setxattr,
         .getxattr = vfs_getxattr,
