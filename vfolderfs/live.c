@@ -150,11 +150,35 @@ static void notify_changes(struct live *live, const struct view *old,
  * directory change with the view while its mtime does not, so the cached
  * listings of every view directory (and folder root) are dropped here.
  */
+/* Whether a listing of some view directory differs between a and b. */
+static bool listings_differ(const struct view *a, const struct view *b)
+{
+        if (a->n_nodes != b->n_nodes || a->n_folders != b->n_folders)
+                return true;
+        for (size_t i = 0; i < a->n_nodes; i++) {
+                const struct view_node *x = &a->nodes[i], *y = &b->nodes[i];
+
+                if (x->kind != y->kind || x->parent != y->parent ||
+                    x->gone != y->gone || x->folder != y->folder ||
+                    x->first_child != y->first_child ||
+                    x->next_sibling != y->next_sibling ||
+                    strcmp(x->name, y->name) != 0)
+                        return true;
+        }
+        for (size_t i = 0; i < a->n_folders; i++)
+                if (a->folders[i].gone != b->folders[i].gone ||
+                    a->folders[i].node != b->folders[i].node)
+                        return true;
+        return false;
+}
+
 static void invalidate_listings(struct live *live)
 {
         struct inode **nodes;
         size_t n;
 
+        if (fuse_session_fd(live->se) < 0)
+                return; /* not mounted yet (or any more): nothing cached */
         (void)fuse_lowlevel_notify_inval_inode(live->se, FUSE_ROOT_ID, 0, 0);
         if (inode_table_view_nodes(live->ctx->inodes, &nodes, &n) < 0)
                 return;
@@ -223,7 +247,8 @@ static int refresh(struct live *live)
         watch_view(ctx->watch, view);
         ctx->view = view; /* an atomic store: see vfolderfs.h */
         notify_changes(live, old, view);
-        invalidate_listings(live);
+        if (listings_differ(old, view))
+                invalidate_listings(live);
         r->view = old;
         r->epoch = epoch_advance();
         r->next = live->retired;

@@ -624,7 +624,7 @@ int main(int argc, char *argv[])
          * The bind mounts of outside targets need the loop to answer their
          * lookups: a thread makes them, then detaches (mounted_ready).
          */
-        r = targets_start(se, ctx.view, mountpoint, mounted_ready,
+        r = targets_start(se, &ctx.view, mountpoint, mounted_ready,
                           &report_fd, &targets);
         if (r < 0) {
                 fail("cannot mount folders", NULL, strerror(-r));

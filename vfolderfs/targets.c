@@ -17,11 +17,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "epoch.h"
 #include "targets.h"
 
 struct targets {
         struct fuse_session *se;
-        const struct view *view;
+        struct view *_Atomic *view; /* the session's current view */
         const char *mountpoint;
         void (*ready)(void *);
         void *arg;
@@ -75,10 +76,14 @@ static void unmount_made(struct targets *t)
         t->n_made = 0;
 }
 
-/* Make every bind mount; 0, or -1 after printing why. */
+/*
+ * Make every bind mount of the current view; 0, or -1 after printing why.
+ * Called inside an epoch (epoch.h): the catalog watcher may replace the
+ * view meanwhile, and frees the old one only after epoch_leave().
+ */
 static int bind_all(struct targets *t)
 {
-        const struct view *v = t->view;
+        const struct view *v = *t->view;
 
         t->made = calloc(v->n_folders ? v->n_folders : 1, sizeof(*t->made));
         if (!t->made) {
@@ -227,8 +232,15 @@ static void *run(void *arg)
         if (r < 0 && !atomic_load(&t->stopping))
                 fprintf(stderr, "vfolderfs: cannot mount folders from '%s': %s\n",
                         t->mountpoint, strerror(errno));
-        else if (r == 0)
-                r = bind_all(t);
+        else if (r == 0) {
+                r = epoch_enter();
+                if (r < 0)
+                        fprintf(stderr, "vfolderfs: cannot mount folders: "
+                                        "%s\n", strerror(-r));
+                else
+                        r = bind_all(t);
+                epoch_leave();
+        }
         atomic_store(&t->bound, true);
         if (r < 0) {
                 t->failed = true;
@@ -253,18 +265,24 @@ static void targets_free(struct targets *t)
         free(t);
 }
 
-int targets_start(struct fuse_session *se, const struct view *view,
+int targets_start(struct fuse_session *se, struct view *_Atomic *view,
                   const char *mountpoint, void (*ready)(void *), void *arg,
                   struct targets **ret)
 {
+        const struct view *v;
         struct targets *t;
         sigset_t all, old;
         bool any = false;
         int r;
 
         *ret = NULL;
-        for (size_t i = 0; i < view->n_folders; i++)
-                any = any || view->folders[i].hidden_node >= 0;
+        r = epoch_enter(); /* the catalog watcher already runs */
+        if (r < 0)
+                return r;
+        v = *view;
+        for (size_t i = 0; i < v->n_folders; i++)
+                any = any || v->folders[i].hidden_node >= 0;
+        epoch_leave();
         if (!any) {
                 ready(arg);
                 return 0;

@@ -18,14 +18,15 @@
 struct targets;
 
 /*
- * Start the thread if view has outside folders (else *ret is NULL and
- * ready(arg) is called at once).  ready(arg) runs in the thread once every
+ * Start the thread if the view *view (the session's, read inside epochs:
+ * the catalog watcher may replace it) has outside folders (else *ret is
+ * NULL and ready(arg) is called at once).  ready(arg) runs in the thread once every
  * bind mount is made; on a failure the thread prints one line on stderr,
  * sets targets_failed() and stops the session loop.  Call after
  * fuse_set_signal_handlers() and fuse_session_mount(), before the loop.
  * Returns 0 or a negative errno.
  */
-int targets_start(struct fuse_session *se, const struct view *view,
+int targets_start(struct fuse_session *se, struct view *_Atomic *view,
                   const char *mountpoint, void (*ready)(void *), void *arg,
                   struct targets **ret);
 

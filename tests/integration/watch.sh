@@ -99,7 +99,7 @@ with_nowatch_the_cache_lasts_one_second() {
         got=$(requests_for_restat "$MNT/shared/dir/file" nowatch)
         echo "# lookups getattrs readdirs after 1.5 s (nowatch): $got"
         assert "lookups or getattrs again after 1.5 s, got '$got'" \
-                awk -v g="$got" 'BEGIN { split(g, x); exit !(x[1] + x[2] > 0 && x[3] > 0) }'
+                awk -v g="$got" 'BEGIN { split(g, x); exit !(x[1] + x[2] > 0) }'
 }
 
 has_entry() { asuser $U ls "$1" | grep -qx "$2"; }
@@ -166,7 +166,7 @@ a_folder_on_unwatchable_storage_is_cached_for_one_second() {
         got=$(requests_for_restat "$MNT/onfuse/d/f")
         echo "# lookups getattrs readdirs after 1.5 s (FUSE storage): $got"
         assert "lookups or getattrs again after 1.5 s, got '$got'" \
-                awk -v g="$got" 'BEGIN { split(g, x); exit !(x[1] + x[2] > 0 && x[3] > 0) }' || return 1
+                awk -v g="$got" 'BEGIN { split(g, x); exit !(x[1] + x[2] > 0) }' || return 1
         # and a change on that host still shows, by expiry
         must_start "$MNT" alice
         asuser $U ls "$MNT/onfuse/d" >/dev/null
