@@ -20,6 +20,7 @@ void config_init(struct vf_config *c)
 {
         memset(c, 0, sizeof(*c));
         c->rw_can_delete = -1;
+        c->watch = -1;
 }
 
 void config_free(struct vf_config *c)
@@ -137,8 +138,10 @@ static int parse_line(char *line, const char *name, unsigned long ln,
                         c->has_storage_gid = true;
                 return 0;
         }
-        if (!strcmp(key, "rw_can_delete")) {
-                if (!parse_bool(value, &c->rw_can_delete))
+        if (!strcmp(key, "rw_can_delete") || !strcmp(key, "watch")) {
+                if (!parse_bool(value, !strcmp(key, "watch")
+                                               ? &c->watch
+                                               : &c->rw_can_delete))
                         return set_err(reterr, -EINVAL,
                                        "%s:%lu: bad value '%s' for '%s' "
                                        "(expected yes, no, true or false)",

@@ -2,7 +2,7 @@
 /*
  * config.h - the daemon's configuration file, /etc/vfolderfs.conf by default
  * (vfolderfs.conf(5)): `key = value` lines giving defaults for the catalog
- * path, the scratch root, the storage uid/gid and rw_can_delete.  The
+ * path, the scratch root, the storage uid/gid, rw_can_delete and watch.  The
  * command line's -o options win over it; main.c applies the precedence.
  * An unknown key or a bad value is an error naming the file and line.
  */
@@ -23,6 +23,7 @@ struct vf_config {
         bool has_storage_gid;
         unsigned int storage_gid;
         int rw_can_delete;      /* -1 not set, 0 no, 1 yes */
+        int watch;              /* -1 not set, 0 no, 1 yes */
 };
 
 /* An empty configuration (nothing set). */

@@ -139,9 +139,10 @@ static void show_help(const char *argv0)
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
                "storage host\n"
-               "    scratch, rw_can_delete, storage_uid and storage_gid also "
-               "default to the\n"
-               "    configuration file's values; the options above win.\n"
+               "    scratch, rw_can_delete, storage_uid, storage_gid and "
+               "nowatch (watch = no)\n"
+               "    also default to the configuration file's values; the "
+               "options above win.\n"
                "\n"
                "FUSE options:\n",
                argv0);
@@ -444,6 +445,8 @@ int main(int argc, char *argv[])
         }
         if (!opts.rw_can_delete && conf.rw_can_delete > 0)
                 opts.rw_can_delete = 1;
+        if (!opts.nowatch && conf.watch == 0)
+                opts.nowatch = 1;
         if (opts.storage_uid == (unsigned int)-1 && conf.has_storage_uid)
                 opts.storage_uid = conf.storage_uid;
         if (opts.storage_gid == (unsigned int)-1 && conf.has_storage_gid)

@@ -49,6 +49,7 @@ static void expect_error(const char *text, const char *want)
         assert_false(c.has_storage_uid);
         assert_false(c.has_storage_gid);
         assert_int_equal(c.rw_can_delete, -1);
+        assert_int_equal(c.watch, -1);
         free(err);
 }
 
@@ -62,7 +63,8 @@ static void every_key(void **state)
                                "scratch=/srv/scratch\n"
                                "storage_uid = 3000\n"
                                "storage_gid = 0\n"
-                               "rw_can_delete = yes\n", &c, &err), 0);
+                               "rw_can_delete = yes\n"
+                               "watch = no\n", &c, &err), 0);
         assert_null(err);
         assert_string_equal(c.catalog, "/srv/cat.db");
         assert_string_equal(c.scratch, "/srv/scratch");
@@ -71,6 +73,7 @@ static void every_key(void **state)
         assert_true(c.has_storage_gid);
         assert_int_equal(c.storage_gid, 0);
         assert_int_equal(c.rw_can_delete, 1);
+        assert_int_equal(c.watch, 0);
         config_free(&c);
         assert_null(c.catalog);
 }
@@ -144,6 +147,9 @@ static void errors_name_file_and_line(void **state)
         expect_error("\n = 3\n", "t.conf:2: missing key");
         expect_error("catalog =   \n", "t.conf:1: empty value for 'catalog'");
         expect_error("scratch=\n", "t.conf:1: empty value for 'scratch'");
+        expect_error("watch = sometimes\n",
+                     "t.conf:1: bad value 'sometimes' for 'watch' "
+                     "(expected yes, no, true or false)");
         expect_error("rw_can_delete = maybe\n",
                      "t.conf:1: bad value 'maybe' for 'rw_can_delete' "
                      "(expected yes, no, true or false)");
