@@ -120,18 +120,10 @@ if [[ " $SYSTEMS " == *" vfolderfs2 "* ]]; then
         [ -n "${VFOLDERFS2:-}" ] && [ -x "$VFOLDERFS2" ] ||
                 die "system vfolderfs2 needs VFOLDERFS2 set to a daemon executable"
 fi
-if [ -d "$BUILD_ARG" ]; then
-        BUILD=$(cd "$BUILD_ARG" && pwd)
-else
-        BUILD=
-fi
-VFOLDERFS=${VFOLDERFS:-${BUILD:+$BUILD/vfolderfs/vfolderfs}}
-VFOLDERFS_ADMIN=${VFOLDERFS_ADMIN:-${BUILD:+$BUILD/tools/vfolderfs-admin}}
 if [ $needs_vfolderfs = 1 ]; then
-        for v in VFOLDERFS VFOLDERFS_ADMIN; do
-                [ -n "${!v}" ] && [ -x "${!v}" ] ||
-                        die "${v} '${!v}' is not an executable (build first, or give BUILD_DIR)"
-        done
+        bench_tools check
+else
+        bench_tools
 fi
 for c in unshare setpriv fusermount3 mountpoint tar find dd fio jq python3 timeout; do
         command -v "$c" >/dev/null || die "'$c' is missing"

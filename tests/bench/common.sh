@@ -28,6 +28,25 @@ bench_start() {
         fi
 }
 
+# bench_tools [check]: BUILD (BUILD_ARG made absolute, or empty when it is
+# no directory), VFOLDERFS and VFOLDERFS_ADMIN (from the environment, else
+# BUILD); with "check", dies unless both are executables.
+bench_tools() {
+        local v
+        if [ -d "$BUILD_ARG" ]; then
+                BUILD=$(cd "$BUILD_ARG" && pwd)
+        else
+                BUILD=
+        fi
+        VFOLDERFS=${VFOLDERFS:-${BUILD:+$BUILD/vfolderfs/vfolderfs}}
+        VFOLDERFS_ADMIN=${VFOLDERFS_ADMIN:-${BUILD:+$BUILD/tools/vfolderfs-admin}}
+        [ "${1:-}" = check ] || return 0
+        for v in VFOLDERFS VFOLDERFS_ADMIN; do
+                [ -n "${!v}" ] && [ -x "${!v}" ] ||
+                        die "${v} '${!v}' is not an executable (build first, or give BUILD_DIR)"
+        done
+}
+
 cleanup() {
         local rc=$? m pid _
         trap - EXIT INT TERM

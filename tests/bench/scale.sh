@@ -61,17 +61,7 @@ else
         STEP_TIMEOUT=900
 fi
 
-if [ -d "$BUILD_ARG" ]; then
-        BUILD=$(cd "$BUILD_ARG" && pwd)
-else
-        BUILD=
-fi
-VFOLDERFS=${VFOLDERFS:-${BUILD:+$BUILD/vfolderfs/vfolderfs}}
-VFOLDERFS_ADMIN=${VFOLDERFS_ADMIN:-${BUILD:+$BUILD/tools/vfolderfs-admin}}
-for v in VFOLDERFS VFOLDERFS_ADMIN; do
-        [ -n "${!v}" ] && [ -x "${!v}" ] ||
-                die "${v} '${!v}' is not an executable (build first, or give BUILD_DIR)"
-done
+bench_tools check
 for c in unshare setpriv fusermount3 mountpoint find jq python3 timeout; do
         command -v "$c" >/dev/null || die "'$c' is missing"
 done
