@@ -69,9 +69,10 @@ static bool same_fsid(const fsid_t *a, const fsid_t *b)
 }
 
 /*
- * Whether directories on the file system of path can be watched: a local
- * file system (view_close_reports() false) where a mark reporting file
- * handles is accepted (tried once per file system, on path itself).
+ * Whether directories on the file system of path, a local one (the caller
+ * knows: view_close_reports() false), can be watched: whether a mark
+ * reporting file handles is accepted (tried once per file system, on path
+ * itself).
  */
 static bool watch_path(struct watch *w, const char *path)
 {
@@ -80,8 +81,7 @@ static bool watch_path(struct watch *w, const char *path)
         bool ok = false;
         int fd;
 
-        if (view_close_reports(path, -1) || statfs(path, &sf) < 0 ||
-            stat(path, &st) < 0)
+        if (statfs(path, &sf) < 0 || stat(path, &st) < 0)
                 return false;
         pthread_mutex_lock(&w->lock);
         for (size_t i = 0; i < w->n_fs; i++) {
@@ -138,7 +138,9 @@ void watch_view(struct watch *w, struct view *view)
         for (size_t i = 0; i < view->n_folders; i++) {
                 struct view_folder *f = &view->folders[i];
 
+                /* close_reports: not a local file system (view.h) */
                 f->watched = w && !f->gone && !f->backing_errno &&
+                             !f->close_reports &&
                              watch_path(w, f->backing_path);
         }
 }
