@@ -93,12 +93,11 @@ static int check(const struct vfs_ctx *ctx, const struct inode *inode,
  */
 static bool flush_needed(const struct vfs_ctx *ctx, const struct inode *inode)
 {
-        const struct view *v = ctx->view;
+        const struct view_folder *f = view_folder(ctx->view, inode->folder);
 
         if (inode->folder == VIEW_SCRATCH)
                 return ctx->scratch_close_reports;
-        return (size_t)inode->folder >= v->n_folders ||
-               v->folders[inode->folder].close_reports;
+        return !f || f->close_reports;
 }
 
 /* Directory inode in which folder entries are synthesized, or -1. */
@@ -181,12 +180,9 @@ static int clear_sxid(int fd, struct stat *st)
  */
 static double cache_time(const struct vfs_ctx *ctx, int folder)
 {
-        const struct view *v = ctx->view;
+        const struct view_folder *f = view_folder(ctx->view, folder);
 
-        if (folder == VIEW_SCRATCH || (size_t)folder >= v->n_folders ||
-            !v->folders[folder].watched)
-                return ctx->timeout;
-        return WATCH_CACHE_S;
+        return f && f->watched ? WATCH_CACHE_S : ctx->timeout;
 }
 
 /*

@@ -14,12 +14,9 @@
 
 static struct quota_folder *quota_of(const struct view *view, int folder)
 {
-        const struct view_folder *f;
+        const struct view_folder *f = view_folder(view, folder);
 
-        if (folder < 0 || (size_t)folder >= view->n_folders)
-                return NULL;
-        f = &view->folders[folder];
-        if (f->quota_bytes <= 0 || !f->quota || !f->quota->usage)
+        if (!f || f->quota_bytes <= 0 || !f->quota || !f->quota->usage)
                 return NULL;
         return f->quota;
 }

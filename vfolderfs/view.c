@@ -61,20 +61,28 @@ int view_hidden(const struct view *view, const char *name)
         return view->folders[i].hidden_node;
 }
 
+const struct view_folder *view_folder(const struct view *view, int folder)
+{
+        if (folder < 0 || (size_t)folder >= view->n_folders)
+                return NULL;
+        return &view->folders[folder];
+}
+
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op)
 {
+        const struct view_folder *f = view_folder(view, folder);
         enum cat_perm perm;
 
         if (folder == VIEW_SCRATCH)
                 return 0;
-        if (folder < 0 || (size_t)folder >= view->n_folders)
+        if (!f)
                 return op == VIEW_OP_READ ? 0 : EIO;
-        if (view->folders[folder].gone)
+        if (f->gone)
                 return EIO;
         if (op == VIEW_OP_READ)
                 return 0;
-        perm = view->folders[folder].perm;
+        perm = f->perm;
         switch (op) {
         case VIEW_OP_CHANGE:
                 return perm >= CAT_PERM_RW ? 0 : EROFS;

@@ -158,5 +158,8 @@ int view_hidden(const struct view *view, const char *name);
  */
 bool view_close_reports(const char *path, int fd);
 
+/* Folder number folder of view, or NULL (VIEW_SCRATCH, out of range). */
+const struct view_folder *view_folder(const struct view *view, int folder);
+
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op);
