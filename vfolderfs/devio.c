@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/fuse.h>
@@ -17,6 +19,9 @@
 static uint64_t init_unique;
 static bool init_offered;
 static bool killpriv_v2;
+/* Set before the loop runs: the read-ahead to set once INIT is taken. */
+static unsigned int readahead_kb;
+static char readahead_path[64];
 
 static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -36,6 +41,27 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
         return n;
 }
 
+/*
+ * The kernel takes the smaller of its bdi's read_ahead_kb and the INIT
+ * reply's max_readahead, and offers the bdi's (128 KiB by default): the
+ * reply says more, and the bdi is raised once the reply is taken.  Best
+ * effort: without root (or with a read-only /sys) the kernel's stays.
+ */
+static void write_readahead(void)
+{
+        char val[16];
+        int fd, n;
+
+        n = snprintf(val, sizeof(val), "%u\n", readahead_kb);
+        fd = open(readahead_path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (write(fd, val, (size_t)n) != n)
+                fuse_log(FUSE_LOG_DEBUG, "vfolderfs: cannot set %s: %s\n",
+                         readahead_path, strerror(errno));
+        close(fd);
+}
+
 static ssize_t dev_writev(int fd, struct iovec *iov, int count,
                           void *userdata)
 {
@@ -47,12 +73,21 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count,
 
                 if (out->unique == init_unique && out->error == 0) {
                         struct fuse_init_out *arg = iov[1].iov_base;
+                        ssize_t n;
 
                         if (init_offered) {
                                 arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
                                 killpriv_v2 = true;
                         }
                         init_unique = 0;
+                        if (readahead_kb && arg->max_readahead <
+                                            readahead_kb * 1024U)
+                                arg->max_readahead = readahead_kb * 1024U;
+                        n = writev(fd, iov, count);
+                        /* The kernel has applied the reply: now raise. */
+                        if (n >= 0 && readahead_kb)
+                                write_readahead();
+                        return n;
                 }
         }
         return writev(fd, iov, count);
@@ -74,7 +109,8 @@ static ssize_t dev_splice_send(int fdin, off_t *offin, int fdout,
         return splice(fdin, offin, fdout, offout, len, flags);
 }
 
-int devio_install(struct fuse_session *se)
+int devio_install(struct fuse_session *se, const char *mountpoint,
+                  unsigned int ra_kb)
 {
         static const struct fuse_custom_io io = {
                 .read = dev_read,
@@ -83,6 +119,20 @@ int devio_install(struct fuse_session *se)
                 .splice_send = dev_splice_send,
         };
 
+        struct statx stx;
+
+        /*
+         * The mount's own bdi (it goes with the unmount), named by the
+         * device number: a statx that may not ask the daemon (no loop
+         * runs yet).
+         */
+        if (ra_kb && statx(AT_FDCWD, mountpoint, AT_STATX_DONT_SYNC, 0,
+                           &stx) == 0) {
+                snprintf(readahead_path, sizeof(readahead_path),
+                         "/sys/class/bdi/%u:%u/read_ahead_kb",
+                         stx.stx_dev_major, stx.stx_dev_minor);
+                readahead_kb = ra_kb;
+        }
         return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 

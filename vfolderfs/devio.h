@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * devio.h - the daemon's own reads and writes of /dev/fuse (libfuse's
- * custom I/O hooks), which exist for one purpose: to accept the kernel's
- * FUSE_HANDLE_KILLPRIV_V2 offer, which libfuse 3.14 cannot express.
+ * custom I/O hooks), which exist for what libfuse 3.14 cannot express in
+ * the INIT reply: to accept the kernel's FUSE_HANDLE_KILLPRIV_V2 offer,
+ * and to raise the mount's read-ahead window past the kernel's offer.
  *
  * Without it the kernel asks the daemon for "security.capability" before
  * every write(2), truncate and chown (a GETXATTR round trip each), and for
@@ -24,10 +25,18 @@
 #include "vfolderfs.h"
 
 /*
- * Install the hooks on se, which must be mounted and not yet running.
+ * Read-ahead: the kernel sends a sequential read to the daemon in requests
+ * of at most its read-ahead window (the bdi's read_ahead_kb, 128 KiB by
+ * default), one round trip each.  A larger window lets them grow to
+ * max_read (1 MiB): a cold 1 GiB read measured 0.60 s with 128 KiB, 0.33 s
+ * with 1 MiB and 0.29-0.30 s with 2-4 MiB windows (native 0.20 s).
+ *
+ * Install the hooks on se, which must be mounted at mountpoint and not yet
+ * running; ra_kb (KiB; 0 leaves the kernel's) is set once INIT is taken.
  * Returns 0 or a negative errno.
  */
-int devio_install(struct fuse_session *se);
+int devio_install(struct fuse_session *se, const char *mountpoint,
+                  unsigned int ra_kb);
 
 /* Whether the kernel accepted HANDLE_KILLPRIV_V2 (known after INIT). */
 bool devio_killpriv_v2(void);

@@ -46,6 +46,7 @@ struct options {
         char *scratch;
         int rw_can_delete;
         int nowatch;
+        unsigned int readahead_kb;
         unsigned int storage_uid;
         unsigned int storage_gid;
         int show_help;
@@ -59,6 +60,10 @@ enum {
         KEY_VERSION,
 };
 
+/* Read-ahead window (KiB): see devio.h. */
+#define READAHEAD_DEFAULT_KB 1024U
+#define READAHEAD_MAX_KB 65536U
+
 #define OPT(t, p, v) { t, offsetof(struct options, p), v }
 static const struct fuse_opt option_spec[] = {
         OPT("config=%s", config, 0),
@@ -66,6 +71,7 @@ static const struct fuse_opt option_spec[] = {
         OPT("scratch=%s", scratch, 0),
         OPT("rw_can_delete", rw_can_delete, 1),
         OPT("nowatch", nowatch, 1),
+        OPT("readahead=%u", readahead_kb, 0),
         OPT("storage_uid=%u", storage_uid, 0),
         OPT("storage_gid=%u", storage_gid, 0),
         FUSE_OPT_KEY("-h", KEY_HELP),
@@ -135,6 +141,9 @@ static void show_help(const char *argv0)
                "                           every folder is then cached for 1 s "
                "only (see\n"
                "                           CACHING in vfolderfs(8))\n"
+               "    -o readahead=KB        the kernel's read-ahead for this mount "
+               "(default 1024;\n"
+               "                           0 keeps the kernel's 128)\n"
                "    -o storage_uid=N       owner of created files on the "
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
@@ -328,6 +337,7 @@ int main(int argc, char *argv[])
 {
         struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
         struct options opts = {
+                .readahead_kb = READAHEAD_DEFAULT_KB,
                 .storage_uid = (unsigned int)-1,
                 .storage_gid = (unsigned int)-1,
         };
@@ -394,6 +404,13 @@ int main(int argc, char *argv[])
         }
         if (fuse_parse_cmdline(&args, &cmd) != 0) {
                 fprintf(stderr, "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        if (opts.readahead_kb > READAHEAD_MAX_KB) {
+                fprintf(stderr, "vfolderfs: bad option 'readahead=%u': at "
+                                "most %u (KiB)\n", opts.readahead_kb,
+                        READAHEAD_MAX_KB);
                 ret = 2;
                 goto out;
         }
@@ -618,7 +635,7 @@ int main(int argc, char *argv[])
                 goto out_end;
         }
         mounted = true;
-        r = devio_install(se);
+        r = devio_install(se, mountpoint, opts.readahead_kb);
         if (r < 0) {
                 fail("cannot start FUSE session", NULL, strerror(-r));
                 goto out_end;

@@ -12,6 +12,9 @@
 #     (here a FUSE mount: bindfs) still sends FLUSH;
 #   - "security.capability" reads as absent;
 #   - a symlink's target is asked for once (the kernel caches it);
+#   - a sequential read arrives in 1 MiB requests, not the kernel's default
+#     128 KiB read-ahead (vfolderfs/devio.h; -o readahead=KB sets it, a bad
+#     value fails the start);
 # and, since the kernel no longer removes setuid/setgid bits itself, the
 # daemon does: a file given setuid/setgid on the storage host loses them
 # when written, truncated or chowned through the mount; a file capability
@@ -166,6 +169,72 @@ writing_removes_a_file_capability() {
         assert_eq "" "$(getcap "$B/c")" "capabilities after a write"
 }
 
+# readahead_of MOUNTPOINT: the read_ahead_kb of the mount's bdi.
+readahead_of() {
+        local dev
+        dev=$(awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+        cat "/sys/class/bdi/$dev/read_ahead_kb" 2>&1
+}
+
+# reads_of_8_mib [OPTIONS]: READ requests for a cold read of an 8 MiB file
+# (sets COUNTS); READAHEAD_KB: the window seen while mounted.
+reads_of_8_mib() {
+        head -c 8388608 /dev/urandom >"$B/big"
+        chown $U:$U "$B/big"
+        export VFOLDERFS_STATS=$STATS
+        rm -f "$STATS"
+        daemon_start "$MNT" alice "${1:-}" 2>"$T/start.err" ||
+                bail "cannot start the daemon: $(tr '\n' ' ' <"$T/start.err")"
+        unset VFOLDERFS_STATS
+        READAHEAD_KB=$(readahead_of "$MNT")
+        READ_SUM=$(asuser $U sha256sum <"$D/big" | cut -c1-64)
+        daemon_stop "$MNT" "$DAEMON_PID"
+        COUNTS=$(cat "$STATS" 2>/dev/null)
+}
+
+a_sequential_read_arrives_in_1_mib_requests() {
+        reads_of_8_mib
+        echo "# $(count_of read) READ requests for 8 MiB"
+        assert_eq 1024 "$READAHEAD_KB" "read_ahead_kb of the mount" &&
+        assert_eq "$(sha256sum <"$B/big" | cut -c1-64)" "$READ_SUM" "data read" || return 1
+        # 8 requests of 1 MiB (a few more if the window ramps up); 64 with
+        # the kernel's 128 KiB.
+        [ "$(count_of read)" -ge 8 ] && [ "$(count_of read)" -le 16 ] || {
+                ITEST_WHY="expected 8-16 READ requests for 8 MiB, got $(count_of read)"
+                return 1
+        }
+}
+
+readahead_0_keeps_the_kernels_window() {
+        reads_of_8_mib readahead=0
+        assert_eq 128 "$READAHEAD_KB" "read_ahead_kb of the mount" || return 1
+        # 64 of 128 KiB, or fewer but at least 32 when the kernel reads
+        # ahead twice the window at once.
+        [ "$(count_of read)" -ge 32 ] || {
+                ITEST_WHY="expected at least 32 READ requests for 8 MiB, got $(count_of read)"
+                return 1
+        }
+}
+
+readahead_option_sets_the_window() {
+        reads_of_8_mib readahead=256
+        assert_eq 256 "$READAHEAD_KB" "read_ahead_kb of the mount" &&
+        assert_eq "$(sha256sum <"$B/big" | cut -c1-64)" "$READ_SUM" "data read"
+}
+
+a_readahead_too_large_fails_the_start() {
+        local before status
+        before=$(admin --json session list --all | jq length)
+        "$VFOLDERFS" -f -o "allow_other,catalog=$CAT,scratch=$SCRATCH,readahead=65537" \
+                alice "$MNT" >"$T/ra.out" 2>"$T/ra.err"
+        status=$?
+        assert_eq 2 "$status" "exit status" &&
+        assert_eq "vfolderfs: bad option 'readahead=65537': at most 65536 (KiB)" \
+                "$(cat "$T/ra.err")" "message" &&
+        refute "the mountpoint to be mounted" mountpoint -q "$MNT" &&
+        assert_eq "$before" "$(admin --json session list --all | jq length)" "sessions"
+}
+
 run_test writes_ask_for_security_capability_at_most_once_per_file
 run_test closing_a_read_only_file_sends_no_flush
 run_test closing_a_written_file_on_local_storage_sends_no_flush
@@ -176,4 +245,8 @@ run_test writing_clears_setuid_and_setgid_bits
 run_test truncating_clears_setuid_and_setgid_bits
 run_test chown_clears_setuid_and_setgid_bits
 run_test writing_removes_a_file_capability
+run_test a_sequential_read_arrives_in_1_mib_requests
+run_test readahead_0_keeps_the_kernels_window
+run_test readahead_option_sets_the_window
+run_test a_readahead_too_large_fails_the_start
 itest_end
