@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * devio.c - /dev/fuse I/O hooks that add FUSE_HANDLE_KILLPRIV_V2 to the
- * INIT reply (see devio.h).
+ * devio.c - /dev/fuse I/O hooks that add to the INIT reply what libfuse
+ * 3.14 cannot (see devio.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 /* Set once by the INIT request, read by the INIT reply (same thread). */
 static uint64_t init_unique;
 static bool init_offered;
+static bool dirops_offered;
 static bool killpriv_v2;
 /* Set before the loop runs: the read-ahead to set once INIT is taken. */
 static unsigned int readahead_kb;
@@ -37,6 +38,7 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 
                 init_unique = in->unique;
                 init_offered = (arg->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+                dirops_offered = (arg->flags & FUSE_PARALLEL_DIROPS) != 0;
         }
         return n;
 }
@@ -79,6 +81,8 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count,
                                 arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
                                 killpriv_v2 = true;
                         }
+                        if (dirops_offered)
+                                arg->flags |= FUSE_PARALLEL_DIROPS;
                         init_unique = 0;
                         if (readahead_kb && arg->max_readahead <
                                             readahead_kb * 1024U)

@@ -2,10 +2,11 @@
 /*
  * devio.h - the daemon's own reads and writes of /dev/fuse (libfuse's
  * custom I/O hooks), which exist for what libfuse 3.14 cannot express in
- * the INIT reply: to accept the kernel's FUSE_HANDLE_KILLPRIV_V2 offer,
- * and to raise the mount's read-ahead window past the kernel's offer.
+ * the INIT reply: to accept the kernel's FUSE_HANDLE_KILLPRIV_V2 and
+ * FUSE_PARALLEL_DIROPS offers, and to raise the mount's read-ahead window
+ * past the kernel's offer.
  *
- * Without it the kernel asks the daemon for "security.capability" before
+ * Without HANDLE_KILLPRIV_V2 the kernel asks the daemon for "security.capability" before
  * every write(2), truncate and chown (a GETXATTR round trip each), and for
  * the attributes before every chown.  With it the superblock gets SB_NOSEC
  * and the kernel asks once per inode until its attributes change, leaving
@@ -17,8 +18,15 @@
  * Everything else passes through unchanged: requests are read with read(2),
  * replies written with writev(2), splice goes through splice(2).  The INIT
  * reply is recognised by the unique id of the INIT request (always read
- * with read(2): libfuse splices only after INIT), and the flag is added
+ * with read(2): libfuse splices only after INIT), and each flag is added
  * only when the kernel offered it.
+ *
+ * Without PARALLEL_DIROPS the kernel sends one LOOKUP or READDIR at a time
+ * per directory, holding a lock that no signal interrupts: a lookup of one
+ * folder in the session root that waits on a stalled storage host then
+ * stalls every other name in the root, and parallel walks of a directory
+ * queue up.  The daemon needs no such lock: its inode table and each
+ * directory's listing state have their own.
  */
 #pragma once
 

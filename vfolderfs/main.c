@@ -30,6 +30,7 @@
 #include "config.h"
 #include "devio.h"
 #include "live.h"
+#include "loop.h"
 #include "epoch.h"
 #include "stats.h"
 #include "watch.h"
@@ -47,6 +48,7 @@ struct options {
         int rw_can_delete;
         int nowatch;
         unsigned int readahead_kb;
+        unsigned int spin_us;
         unsigned int storage_uid;
         unsigned int storage_gid;
         int show_help;
@@ -63,6 +65,9 @@ enum {
 /* Read-ahead window (KiB): see devio.h. */
 #define READAHEAD_DEFAULT_KB 1024U
 #define READAHEAD_MAX_KB 65536U
+/* How long a worker waits awake for the next request (µs): see loop.h. */
+#define SPIN_DEFAULT_US 0U
+#define SPIN_MAX_US 1000U
 
 #define OPT(t, p, v) { t, offsetof(struct options, p), v }
 static const struct fuse_opt option_spec[] = {
@@ -72,6 +77,7 @@ static const struct fuse_opt option_spec[] = {
         OPT("rw_can_delete", rw_can_delete, 1),
         OPT("nowatch", nowatch, 1),
         OPT("readahead=%u", readahead_kb, 0),
+        OPT("spin=%u", spin_us, 0),
         OPT("storage_uid=%u", storage_uid, 0),
         OPT("storage_gid=%u", storage_gid, 0),
         FUSE_OPT_KEY("-h", KEY_HELP),
@@ -144,6 +150,10 @@ static void show_help(const char *argv0)
                "    -o readahead=KB        the kernel's read-ahead for this mount "
                "(default 1024;\n"
                "                           0 keeps the kernel's 128)\n"
+               "    -o spin=US             workers take turns at /dev/fuse, the "
+               "reader polling\n"
+               "                           US (1-1000) before it sleeps (default "
+               "0: libfuse's loop)\n"
                "    -o storage_uid=N       owner of created files on the "
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
@@ -338,6 +348,7 @@ int main(int argc, char *argv[])
         struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
         struct options opts = {
                 .readahead_kb = READAHEAD_DEFAULT_KB,
+                .spin_us = SPIN_DEFAULT_US,
                 .storage_uid = (unsigned int)-1,
                 .storage_gid = (unsigned int)-1,
         };
@@ -404,6 +415,13 @@ int main(int argc, char *argv[])
         }
         if (fuse_parse_cmdline(&args, &cmd) != 0) {
                 fprintf(stderr, "Try 'vfolderfs --help'\n");
+                ret = 2;
+                goto out;
+        }
+        if (opts.spin_us > SPIN_MAX_US) {
+                fprintf(stderr, "vfolderfs: bad option 'spin=%u': at most "
+                                "%u (microseconds)\n", opts.spin_us,
+                        SPIN_MAX_US);
                 ret = 2;
                 goto out;
         }
@@ -653,6 +671,8 @@ int main(int argc, char *argv[])
 
         if (cmd.singlethread) {
                 r = fuse_session_loop(se);
+        } else if (opts.spin_us) {
+                r = loop_run(se, cmd.max_threads, opts.spin_us);
         } else {
                 loop_config = fuse_loop_cfg_create();
                 if (!loop_config) {
