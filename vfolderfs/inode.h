@@ -121,11 +121,20 @@ void inode_table_ref(struct inode_table *table, struct inode *inode,
                      uint64_t n);
 
 /*
- * Drop n lookups; at zero the record is removed, its fd closed and the
- * record freed.
+ * Drop n lookups; at zero the record is removed and freed and its fd
+ * handed to the table's closer thread (closed at once when its queue is
+ * full), so that what the storage does on that close (freeing an unlinked
+ * file) does not hold up the request.
  */
 void inode_table_forget(struct inode_table *table, struct inode *inode,
                         uint64_t n);
+
+/*
+ * Return once every descriptor forgotten so far is closed (e.g. before
+ * retrying a write that found the storage full: space of files unlinked
+ * and forgotten is freed only at that close).
+ */
+void inode_table_settle(struct inode_table *table);
 
 /*
  * Attach dir, the listing state of a directory record, unless the record

@@ -1291,6 +1291,15 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                         return;
                 }
                 res = fuse_buf_copy(&out, in_buf, 0);
+                if (res == -ENOSPC) {
+                        /* Files forgotten just now may still hold space. */
+                        inode_table_settle(ctx->inodes);
+                        in_buf->idx = 0;
+                        in_buf->off = 0;
+                        out.idx = 0;
+                        out.off = 0;
+                        res = fuse_buf_copy(&out, in_buf, 0);
+                }
                 quota_end(&q, (int)fi->fh);
         }
         if (res < 0)

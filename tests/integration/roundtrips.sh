@@ -15,6 +15,10 @@
 #   - a sequential read arrives in 1 MiB requests, not the kernel's default
 #     128 KiB read-ahead (vfolderfs/devio.h; -o readahead=KB sets it, a bad
 #     value fails the start);
+#   - files removed through the mount are closed by the closer thread
+#     (vfolderfs/inode.h), not by the request that forgot them, and their
+#     space comes back while the session runs: no descriptor of a deleted
+#     file is left, and the daemon holds no more descriptors than before;
 # and, since the kernel no longer removes setuid/setgid bits itself, the
 # daemon does: a file given setuid/setgid on the storage host loses them
 # when written, truncated or chowned through the mount; a file capability
@@ -235,6 +239,41 @@ a_readahead_too_large_fails_the_start() {
         assert_eq "$before" "$(admin --json session list --all | jq length)" "sessions"
 }
 
+# deleted_fds: descriptors the daemon holds on deleted files.
+deleted_fds() {
+        find "/proc/$DAEMON_PID/fd" -mindepth 1 -printf '%l\n' 2>/dev/null |
+                grep -c ' (deleted)$'
+}
+
+removed_files_are_closed_while_the_session_runs() {
+        local fds_before i held
+        must_start "$MNT" alice
+        asuser $U ls -la "$D" >/dev/null
+        fds_before=$(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l)
+        asuser $U sh -c 'mkdir "$1/many" && for i in $(seq 400); do
+                head -c 65536 /dev/zero >"$1/many/f$i"; done' sh "$D" ||
+                { ITEST_WHY="cannot write 400 files"; daemon_stop "$MNT" "$DAEMON_PID"; return 1; }
+        asuser $U find "$D/many" -type f -exec cat {} + >/dev/null
+        assert_eq 400 "$(find "$B/many" -type f | wc -l)" "files on the host" ||
+                { daemon_stop "$MNT" "$DAEMON_PID"; return 1; }
+        asuser $U rm -rf "$D/many"
+        # The kernel forgets the unlinked inodes at once; the closer closes
+        # their descriptors soon after.
+        for i in $(seq 50); do
+                held=$(deleted_fds)
+                [ "$held" = 0 ] && break
+                sleep 0.1
+        done
+        assert_eq 0 "$held" "descriptors of deleted files still held" &&
+        assert "the closer thread" grep -qx vfolderfs-close /proc/$DAEMON_PID/task/*/comm &&
+        assert_eq "$fds_before" "$(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l)" \
+                "descriptors held, before the files were made and after they were removed" &&
+        refute "the directory on the host" test -e "$B/many"
+        local ok=$?
+        daemon_stop "$MNT" "$DAEMON_PID"
+        assert_eq 0 "$WAIT_STATUS" "daemon exit status" && return $ok
+}
+
 run_test writes_ask_for_security_capability_at_most_once_per_file
 run_test closing_a_read_only_file_sends_no_flush
 run_test closing_a_written_file_on_local_storage_sends_no_flush
@@ -248,5 +287,6 @@ run_test writing_removes_a_file_capability
 run_test a_sequential_read_arrives_in_1_mib_requests
 run_test readahead_0_keeps_the_kernels_window
 run_test readahead_option_sets_the_window
+run_test removed_files_are_closed_while_the_session_runs
 run_test a_readahead_too_large_fails_the_start
 itest_end
