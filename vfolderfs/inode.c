@@ -7,12 +7,12 @@
 #include <malloc.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "inode.h"
+#include "thread.h"
 
 /* Records a table must have held before forgetting them trims malloc. */
 #define TRIM_RECORDS 65536
@@ -137,15 +137,11 @@ static void *closer_main(void *arg)
 static void close_later(struct inode_table *t, int fd)
 {
         struct closer *c = &t->closer;
-        sigset_t all, old;
 
         pthread_mutex_lock(&c->lock);
         if (!c->started && !c->failed && !c->stopping) {
-                /* Signals stay with the threads that expect them. */
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                c->started = !pthread_create(&c->thread, NULL, closer_main, c);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                c->started = !thread_start_unsignalled(&c->thread,
+                                                       closer_main, c);
                 c->failed = !c->started;
         }
         if (!c->started || c->stopping || c->n == CLOSE_QUEUE) {

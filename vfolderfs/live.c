@@ -27,6 +27,7 @@
 #include "epoch.h"
 #include "live.h"
 #include "quota.h"
+#include "thread.h"
 #include "watch.h"
 
 struct retired {
@@ -406,18 +407,8 @@ int live_start(struct fuse_session *se, struct vfs_ctx *ctx,
                         *reterr = NULL;
                 goto fail;
         }
-        {
-                /*
-                 * Signals (SIGTERM, SIGINT: unmount) are for the session
-                 * loop's thread, never this one.
-                 */
-                sigset_t all, old;
-
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                r = -pthread_create(&live->thread, NULL, watch, live);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-        }
+        /* Signals (SIGTERM, SIGINT: unmount) are for the loop's thread. */
+        r = thread_start_unsignalled(&live->thread, watch, live);
         if (r < 0)
                 goto fail;
         live->started = true;

@@ -19,6 +19,7 @@
 
 #include "epoch.h"
 #include "targets.h"
+#include "thread.h"
 
 struct targets {
         struct fuse_session *se;
@@ -271,7 +272,6 @@ int targets_start(struct fuse_session *se, struct view *_Atomic *view,
 {
         const struct view *v;
         struct targets *t;
-        sigset_t all, old;
         bool any = false;
         int r;
 
@@ -304,11 +304,7 @@ int targets_start(struct fuse_session *se, struct view *_Atomic *view,
                 targets_free(t);
                 return r;
         }
-        /* Signals go to the thread running the loop, never to this one. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = -pthread_create(&t->thread, NULL, run, t);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r = thread_start_unsignalled(&t->thread, run, t);
         if (r < 0) {
                 targets_free(t);
                 return r;
