@@ -44,6 +44,7 @@ struct inode {
                               * folder node of a folder root; -1 otherwise */
         bool folder_root;
         bool watched;        /* carries a storage watcher mark (watch.h) */
+        bool data_served;    /* a READ was answered (ops.c; relaxed atomic) */
         uint64_t nlookup;    /* guarded by the table lock */
         uint64_t generation;
         void *dir;           /* listing state of a directory (ops.c), or

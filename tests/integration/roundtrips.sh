@@ -12,6 +12,9 @@
 #     (here a FUSE mount: bindfs) still sends FLUSH;
 #   - "security.capability" reads as absent;
 #   - a symlink's target is asked for once (the kernel caches it);
+#   - opening a file for reading asks the storage for its first 128 KiB at
+#     once (vfolderfs/ops.c prefetch()), unless the daemon has served a
+#     READ of it (the kernel caches the data) or it is opened for writing;
 #   - a sequential read arrives in 1 MiB requests, not the kernel's default
 #     128 KiB read-ahead (vfolderfs/devio.h; -o readahead=KB sets it, a bad
 #     value fails the start);
@@ -239,6 +242,58 @@ a_readahead_too_large_fails_the_start() {
         assert_eq "$before" "$(admin --json session list --all | jq length)" "sessions"
 }
 
+# pages_after_open FILE MODE: FILE (a name in the folder) is dropped from
+# the storage's page cache, opened through the mount with MODE (r or r+)
+# and closed unread; prints how many of its pages the storage holds then
+# (waiting up to 2 s for them to come), or "not dropped" when they could
+# not be dropped first.
+pages_after_open() {
+        local f=$1 mode=$2 n i
+        python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)' "$B/$f"
+        n=$(fincore -n -o PAGES "$B/$f" | tr -d " ")
+        [ "$n" = 0 ] || { echo "not dropped"; return; }
+        asuser $U python3 -c 'import sys; open(sys.argv[1], sys.argv[2]).close()' "$D/$f" "$mode"
+        for i in $(seq 20); do
+                n=$(fincore -n -o PAGES "$B/$f" | tr -d " ")
+                [ "$n" != 0 ] && break
+                sleep 0.1
+        done
+        echo "$n"
+}
+
+opening_for_reading_fetches_the_start_from_storage() {
+        local fresh again written
+        if [ "$(stat -f -c %T "$B")" = tmpfs ]; then
+                echo "# storage on tmpfs: its pages cannot be dropped, nothing to show"
+                return 0
+        fi
+        head -c 262144 /dev/urandom >"$B/pf"
+        head -c 262144 /dev/urandom >"$B/pw"
+        chown $U:$U "$B/pf" "$B/pw"
+        sync
+        must_start "$MNT" alice
+        fresh=$(pages_after_open pf r)
+        # Read through once: the kernel keeps the data, the daemon no
+        # longer fetches at open.
+        asuser $U cat "$D/pf" >/dev/null
+        again=$(pages_after_open pf r)
+        written=$(pages_after_open pw r+)
+        daemon_stop "$MNT" "$DAEMON_PID"
+        echo "# pages of storage fetched by an unread open: fresh $fresh, after a read $again, for writing $written"
+        # 32 pages of 4 KiB (PREFETCH_BYTES, 128 KiB), or a multiple of
+        # that when the storage reads around them.
+        [ "$fresh" != "not dropped" ] && [ "$fresh" -ge 32 ] || {
+                ITEST_WHY="expected at least 32 pages fetched at the first open, got $fresh"
+                return 1
+        }
+        assert_eq 0 "$again" "pages fetched by an open after the data was read" &&
+        assert_eq 0 "$written" "pages fetched by an open for writing"
+}
+
 # deleted_fds: descriptors the daemon holds on deleted files.
 deleted_fds() {
         find "/proc/$DAEMON_PID/fd" -mindepth 1 -printf '%l\n' 2>/dev/null |
@@ -275,6 +330,7 @@ removed_files_are_closed_while_the_session_runs() {
 }
 
 run_test writes_ask_for_security_capability_at_most_once_per_file
+run_test opening_for_reading_fetches_the_start_from_storage
 run_test closing_a_read_only_file_sends_no_flush
 run_test closing_a_written_file_on_local_storage_sends_no_flush
 run_test closing_a_written_file_on_fuse_storage_still_flushes
