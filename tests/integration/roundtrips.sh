@@ -204,10 +204,11 @@ a_sequential_read_arrives_in_1_mib_requests() {
         echo "# $(count_of read) READ requests for 8 MiB"
         assert_eq 1024 "$READAHEAD_KB" "read_ahead_kb of the mount" &&
         assert_eq "$(sha256sum <"$B/big" | cut -c1-64)" "$READ_SUM" "data read" || return 1
-        # 8 requests of 1 MiB (a few more if the window ramps up); 64 with
-        # the kernel's 128 KiB.
-        [ "$(count_of read)" -ge 8 ] && [ "$(count_of read)" -le 16 ] || {
-                ITEST_WHY="expected 8-16 READ requests for 8 MiB, got $(count_of read)"
+        # 8 requests of 1 MiB (more if the window ramps up: 11 here, once
+        # 22 on a loaded machine); 64 with the kernel's 128 KiB, and at
+        # least 32 (readahead_0_keeps_the_kernels_window).
+        [ "$(count_of read)" -ge 8 ] && [ "$(count_of read)" -lt 32 ] || {
+                ITEST_WHY="expected 8-31 READ requests for 8 MiB, got $(count_of read)"
                 return 1
         }
 }
