@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "inode.h"
@@ -38,6 +39,7 @@ struct closer {
         int fds[CLOSE_QUEUE];
         size_t n;
         bool started, failed, stopping, waiting, closing;
+        unsigned int delay_ms;   /* VFOLDERFS_TEST_CLOSE_DELAY_MS */
         pthread_t thread;
 };
 
@@ -95,6 +97,17 @@ int inode_table_new(struct inode_table **ret_table)
         pthread_mutex_init(&t->closer.lock, NULL);
         pthread_cond_init(&t->closer.work, NULL);
         pthread_cond_init(&t->closer.done, NULL);
+        /*
+         * For tests only: the closer waits this long before closing each
+         * batch, so that a write finding the storage full meets descriptors
+         * of removed files still open (see inode_table_settle()).
+         */
+        {
+                const char *d = getenv("VFOLDERFS_TEST_CLOSE_DELAY_MS");
+
+                if (d && *d)
+                        t->closer.delay_ms = (unsigned int)strtoul(d, NULL, 10);
+        }
         *ret_table = t;
         return 0;
 }
@@ -120,6 +133,14 @@ static void *closer_main(void *arg)
                 c->n = 0;
                 c->closing = true;
                 pthread_mutex_unlock(&c->lock);
+                if (c->delay_ms) {
+                        struct timespec d = { c->delay_ms / 1000,
+                                              (long)(c->delay_ms % 1000) *
+                                                      1000000L };
+
+                        while (nanosleep(&d, &d) < 0 && errno == EINTR)
+                                ;
+                }
                 for (size_t k = 0; k < n; k++)
                         close(fds[k]);
                 pthread_mutex_lock(&c->lock);

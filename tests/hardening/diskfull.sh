@@ -8,7 +8,10 @@
 #    it wrote (checked through the mount and on the host); the daemon stays
 #    up; folder `small` on the same host stays readable; after the writer
 #    removes its file, `small` is writable again; the catalog is sound
-#    (integrity_check ok, fsck clean).
+#    (integrity_check ok, fsck clean); a write that finds the disk full
+#    while the daemon has yet to close a file just removed (its closer
+#    thread held back 3 s by VFOLDERFS_TEST_CLOSE_DELAY_MS) waits for that
+#    space and succeeds.
 # 2. The catalog's own file system is full (a 2 MiB tmpfs filled up): every
 #    admin command either works or fails with exit 1 and one line
 #    "vfolderfs-admin: ..." (writes: saying the disk is full), nothing is
@@ -77,6 +80,48 @@ after_freeing_space_the_other_folder_is_writable() {
         assert_eq ok "$(op $U write "$MNT/small/more" "big enough now")" "write to small/more"
 }
 
+# write_mib NAME MIB: as the user, write MIB MiB to big/NAME; prints "ok
+# BYTES" or "ERRNO BYTES" (bytes written before the error).
+write_mib() {
+        asuser $U python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+total, n, chunk = int(sys.argv[2]) << 20, 0, b"x" * 65536
+try:
+    while n < total:  # a short write (the disk filling) is retried
+        n += os.write(fd, chunk[:total - n])
+    os.close(fd)
+    print("ok", n)
+except OSError as e:
+    print(errno.errorcode[e.errno], n)' "$MNT/big/$1" "$2" 2>&1
+}
+
+a_write_waits_for_the_space_of_files_just_removed() {
+        # The closer thread frees a removed file's space when it closes
+        # the daemon's descriptor of it; here it waits 3 s first, so a
+        # write that finds the disk full meets that space still held, and
+        # must wait for the closer and try again rather than fail.
+        local out t0 t1
+        daemon_stop "$MNT" "$PID"
+        export VFOLDERFS_TEST_CLOSE_DELAY_MS=3000
+        daemon_start "$MNT" alice 2>"$T/start.err" ||
+                bail "cannot start the daemon: $(tr '\n' ' ' <"$T/start.err")"
+        unset VFOLDERFS_TEST_CLOSE_DELAY_MS
+        PID=$DAEMON_PID
+        out=$(write_mib first 5)
+        assert_eq "ok 5242880" "$out" "writing 5 MiB to an empty 8 MiB disk" || return 1
+        assert_eq ok "$(op $U unlink "$MNT/big/first")" "unlink of the 5 MiB file" || return 1
+        sleep 0.5 # the kernel forgets the file; its descriptor waits
+        t0=$EPOCHREALTIME
+        out=$(write_mib second 5)
+        t1=$EPOCHREALTIME
+        echo "# second 5 MiB: $out in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+        assert_eq "ok 5242880" "$out" "writing 5 MiB more while the first file's space is still held" &&
+        assert_eq 5242880 "$(stat -c %s "$BIG/second" 2>&1)" "size on the host" &&
+        refute "the first file on the host" test -e "$BIG/first" &&
+        assert_eq ok "$(op $U unlink "$MNT/big/second")" "unlink of the second file"
+}
+
 the_catalog_is_sound_after_the_full_disk() {
         daemon_stop "$MNT" "$PID"
         assert_eq 0 "$WAIT_STATUS" "daemon exit status after a clean unmount" &&
@@ -89,6 +134,7 @@ run_test the_writer_gets_ENOSPC_when_the_host_is_full
 run_test the_partial_file_is_intact_up_to_what_was_written
 run_test the_daemon_and_the_other_folder_survive_the_full_disk
 run_test after_freeing_space_the_other_folder_is_writable
+run_test a_write_waits_for_the_space_of_files_just_removed
 run_test the_catalog_is_sound_after_the_full_disk
 
 # ---- 2. the catalog's file system is full --------------------------------------
