@@ -316,6 +316,46 @@ static void check_catalog(struct live *live, int *retry_ms)
                 *retry_ms *= 2;
 }
 
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Let a burst of writes (one admin command) settle: wait until the catalog
+ * has been quiet for LIVE_DEBOUNCE_MS, but no longer than LIVE_SETTLE_MAX_MS
+ * in all, so that writes that never pause (other daemons and admin
+ * commands busy on the catalog) neither hold changes back nor keep the
+ * thread from its stop.  Returns true when asked to stop.
+ */
+static bool settle(struct live *live, struct pollfd pfd[2])
+{
+        int64_t end = now_ms() + LIVE_SETTLE_MAX_MS;
+
+        for (;;) {
+                int64_t left = end - now_ms();
+                int r;
+
+                if (left <= 0)
+                        return false;
+                r = poll(pfd, 2, left < LIVE_DEBOUNCE_MS ? (int)left
+                                                        : LIVE_DEBOUNCE_MS);
+                if (r == 0)
+                        return false; /* quiet, or the time is up */
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return false;
+                }
+                if (pfd[1].revents)
+                        return true;
+                (void)drain_events(live);
+        }
+}
+
 static void *watch(void *arg)
 {
         struct live *live = arg;
@@ -350,9 +390,8 @@ static void *watch(void *arg)
                         continue;
                 if (!drain_events(live))
                         continue;
-                /* Let a burst of writes (one admin command) settle. */
-                while (poll(pfd, 1, LIVE_DEBOUNCE_MS) > 0)
-                        (void)drain_events(live);
+                if (settle(live, pfd))
+                        break;
                 check_catalog(live, &retry_ms);
         }
         return NULL;

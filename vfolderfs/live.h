@@ -4,8 +4,9 @@
  * (share, unshare, permission, rename, trash, restore, quota) reach the
  * daemon without a remount.  A thread blocks on inotify on the catalog's
  * directory; when the catalog or its WAL is written it waits for writes to
- * settle (LIVE_DEBOUNCE_MS), asks the catalog whether another connection
- * committed anything (PRAGMA data_version, no table read), and only then
+ * settle (LIVE_DEBOUNCE_MS of quiet, LIVE_SETTLE_MAX_MS at most), asks the
+ * catalog whether another connection committed anything (PRAGMA
+ * data_version, no table read), and only then
  * re-resolves the session's mounts (cat_session_refresh()), builds the next
  * view (view_update()), publishes it in the context and invalidates the
  * kernel's cached entries of every folder that went, moved or came.  The
@@ -20,6 +21,11 @@
 
 /* Quiet time after the last catalog write before looking, milliseconds. */
 #define LIVE_DEBOUNCE_MS 20
+/*
+ * Longest wait for that quiet time, milliseconds: a catalog written without
+ * pause (many daemons and admin commands at once) is looked at anyway.
+ */
+#define LIVE_SETTLE_MAX_MS 200
 /* Longest wait between retries of a refresh that failed, milliseconds. */
 #define LIVE_RETRY_MAX_MS 5000
 /*

@@ -15,7 +15,8 @@
 # requested set (a new share does not appear in it) but gets downgrades,
 # revocations and renames (a folder at its default target follows the new
 # name, one at an alias stays at the alias); the daemon uses no CPU while
-# nothing changes.
+# nothing changes; a catalog written without a pause neither holds changes
+# back nor keeps the daemon from ending.
 #
 # LIVE_TRIALS=N (default 0) adds a measurement: N rounds of each change kind
 # timed with 10 ms polling, printed as "# delay KIND: median M ms, worst W
@@ -190,6 +191,32 @@ the_daemon_is_idle_when_nothing_changes() {
         [ $((b - a)) -le 1 ] || { ITEST_WHY="expected at most 1 tick of CPU in 3 idle seconds got $((b - a))"; return 1; }
 }
 
+# A catalog that is never quiet (other daemons and admin commands writing
+# without a pause), played by a file in its directory rewritten every 5 ms:
+# a change still reaches a session within the second, and its daemon still
+# ends at once when unmounted.
+changes_arrive_and_the_daemon_stops_while_the_catalog_is_never_quiet() {
+        local pid noise ok=0
+        mkdir -p "$T/mnt-busy"
+        daemon_start "$T/mnt-busy" alice 2>"$T/start.err" ||
+                { ITEST_WHY="cannot start a second session: $(cat "$T/start.err")"; return 1; }
+        pid=$DAEMON_PID
+        (while :; do echo x >"$T/noise"; sleep 0.005; done) &
+        noise=$!
+        if admin folder create busy --user alice >/dev/null 2>&1; then
+                within "busy appeared while the catalog was never quiet" \
+                        is ok stat "$T/mnt-busy/busy" || ok=1
+        else
+                ITEST_WHY="folder create failed"
+                ok=1
+        fi
+        daemon_stop "$T/mnt-busy" "$pid"
+        kill "$noise"
+        wait "$noise" 2>/dev/null
+        [ $ok = 0 ] &&
+        assert_eq 0 "$WAIT_STATUS" "exit status of the daemon unmounted while the catalog was never quiet"
+}
+
 # A session started from session:ID with explicit requests, on a second
 # mountpoint.
 S2=$T/mnt-s
@@ -325,6 +352,7 @@ run_test a_restored_folder_comes_back
 run_test the_kernel_cache_is_invalidated_at_once
 run_test a_requested_session_keeps_its_set_but_follows_changes
 run_test the_daemon_is_idle_when_nothing_changes
+run_test changes_arrive_and_the_daemon_stops_while_the_catalog_is_never_quiet
 run_test measure_propagation_delays
 daemon_stop "$MNT" "$MAIN_PID"
 
