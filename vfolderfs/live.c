@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "epoch.h"
 #include "live.h"
 #include "quota.h"
@@ -316,14 +317,6 @@ static void check_catalog(struct live *live, int *retry_ms)
                 *retry_ms *= 2;
 }
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Let a burst of writes (one admin command) settle: wait until the catalog
  * has been quiet for LIVE_DEBOUNCE_MS, but no longer than LIVE_SETTLE_MAX_MS
@@ -333,10 +326,10 @@ static int64_t now_ms(void)
  */
 static bool settle(struct live *live, struct pollfd pfd[2])
 {
-        int64_t end = now_ms() + LIVE_SETTLE_MAX_MS;
+        int64_t end = monotonic_us() / 1000 + LIVE_SETTLE_MAX_MS;
 
         for (;;) {
-                int64_t left = end - now_ms();
+                int64_t left = end - monotonic_us() / 1000;
                 int r;
 
                 if (left <= 0)

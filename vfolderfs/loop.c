@@ -13,6 +13,7 @@
 #include <time.h>
 #include <linux/fuse.h>
 
+#include "clock.h"
 #include "loop.h"
 
 /* A leader busy this long on one request hands the turn on (µs). */
@@ -37,14 +38,6 @@ struct loop {
         sem_t ended;          /* posted by each worker as it ends */
         int error;            /* the first receive error (negative) */
 };
-
-static int64_t now_us(void)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 /* Whether a request is queued on the device right now. */
 static bool pending(const struct loop *l)
@@ -95,11 +88,11 @@ static void spin(const struct loop *l)
 
         if (!l->spin_us)
                 return;
-        t0 = now_us();
+        t0 = monotonic_us();
         do {
                 if (pending(l))
                         return;
-        } while (now_us() - t0 < (int64_t)l->spin_us);
+        } while (monotonic_us() - t0 < (int64_t)l->spin_us);
 }
 
 /*
@@ -112,7 +105,7 @@ static void spin(const struct loop *l)
 static bool take_turn(struct loop *l)
 {
         while (l->reading && !fuse_session_exited(l->se)) {
-                int64_t now = now_us();
+                int64_t now = monotonic_us();
 
                 if (!l->deputy && now - l->last_request < LOOP_IDLE_US) {
                         struct timespec ts;
@@ -127,7 +120,7 @@ static bool take_turn(struct loop *l)
                         pthread_cond_timedwait(&l->turn_free, &l->lock, &ts);
                         l->deputy = false;
                         if (l->reading && l->busy &&
-                            now_us() - l->busy_since >= LOOP_HANDOFF_US) {
+                            monotonic_us() - l->busy_since >= LOOP_HANDOFF_US) {
                                 l->reading = false; /* taken over */
                                 l->turn++;
                         }
@@ -220,7 +213,7 @@ static void *worker(void *arg)
                         if (r == -EINTR)
                                 continue;
                 } else {
-                        l->last_request = now_us();
+                        l->last_request = monotonic_us();
                         /*
                          * More requests queued already and this one may
                          * take a while: let the next worker read them
