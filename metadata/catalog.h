@@ -381,8 +381,9 @@ int cat_folder_set(cat_catalog *cat, const char *ref,
                    const struct cat_folder_update *update, char **reterr);
 
 /*
- * ready -> trash.  A folder mounted in a live session is -EBUSY unless
- * force.  Trashing a folder already in trash is -EINVAL.
+ * ready -> trash.  A folder held by a session -- mounted in a running one,
+ * or asked for by one created and not yet started -- is -EBUSY unless
+ * force (the message names the session).  Trashing a folder already in trash is -EINVAL.
  */
 int cat_folder_delete(cat_catalog *cat, const char *ref, bool force,
                       char **reterr);
@@ -390,8 +391,8 @@ int cat_folder_delete(cat_catalog *cat, const char *ref, bool force,
 int cat_folder_restore(cat_catalog *cat, const char *ref, char **reterr);
 /*
  * trash -> gone: the catalog row, its grants and the backing directory are
- * removed.  A ready folder is -EINVAL; a folder mounted in a live session is
- * -EBUSY unless force.
+ * removed.  A ready folder is -EINVAL; a folder held by a session (as for
+ * cat_folder_delete()) is -EBUSY unless force.
  */
 int cat_folder_purge(cat_catalog *cat, const char *ref, bool force,
                      char **reterr);
