@@ -393,7 +393,10 @@ static void requested_folder_gone_meanwhile_fails_the_start(void **state)
         populate(fx);
         create_session(fx, "alice", specs, id);
         snprintf(source, sizeof(source), "session:%s", id);
-        assert_ok(cat_folder_delete(fx->cat, "data", false, reterr));
+        /* The created session holds it: only a forced delete takes it. */
+        assert_unchanged(fx, cat_folder_delete(fx->cat, "data", false, reterr),
+                         -EBUSY, id);
+        assert_ok(cat_folder_delete(fx->cat, "data", true, reterr));
         assert_unchanged(fx, start_result(fx, source, reterr), -ENOENT,
                          "'data'");
         assert_true(asprintf(&scratch, "%s/%s", fx->scratch, id) > 0);
