@@ -609,7 +609,7 @@ static int folder_insert(cat_catalog *cat, const struct cat_folder_spec *spec,
                 r = cat_err(reterr, r, "no backing path for folder %s", id);
                 goto out;
         }
-        r = cat_mkdir_p(path, 0755);
+        r = cat_backing_mkdir(root, path);
         if (r < 0) {
                 r = cat_err(reterr, r, "cannot create '%s': %s", path,
                             strerror(-r));

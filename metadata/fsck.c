@@ -3,9 +3,11 @@
  * fsck.c - comparing the catalog with the storage hosts: SQLite's own
  * integrity check, folders whose backing directory is gone, directories in
  * the backing layout that no folder owns, and sessions whose daemon died on
- * this host (or whose scratch outlived them).  Repair is conservative:
- * stale sessions are ended and missing backing directories recreated empty;
- * orphan directories hold somebody's data and are only reported.
+ * this host (or whose scratch outlived them), and modes that let other
+ * users of the host read the catalog, the layout above the folders or the
+ * scratch roots.  Repair is conservative: stale sessions are ended, missing
+ * backing directories recreated empty and loose modes tightened; orphan
+ * directories hold somebody's data and are only reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -150,7 +152,7 @@ static int check_backing(cat_catalog *cat, bool repair, struct issues *is,
 
                         if (cat_host_root(cat, f->host, &root, NULL) == 0 &&
                             access(root, F_OK) == 0)
-                                fixed = cat_mkdir_p(path, 0755) == 0;
+                                fixed = cat_backing_mkdir(root, path) == 0;
                         free(root);
                 }
                 if (add_issue(is, CAT_FSCK_MISSING_BACKING, f->id, fixed,
@@ -421,6 +423,150 @@ static int check_usage(cat_catalog *cat, bool repair, struct issues *is,
         return r;
 }
 
+/*
+ * path, when other users of this host may read or enter it (any group or
+ * other bit): reported, and on repair those bits are removed (0700 for a
+ * directory made 0755, 0600 for a file made 0644).  A symlink or an absent
+ * path is left alone.
+ */
+static int check_mode(const char *path, bool repair, struct issues *is)
+{
+        struct stat st;
+        bool fixed = false;
+        mode_t want;
+
+        if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode) ||
+            !(st.st_mode & 077))
+                return 0;
+        want = st.st_mode & 07700;
+        if (repair) {
+                int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                    O_NONBLOCK);
+
+                fixed = fd >= 0 && fchmod(fd, want) == 0;
+                if (fd >= 0)
+                        close(fd);
+        }
+        return add_issue(is, CAT_FSCK_LOOSE_MODE, path, fixed,
+                         "'%s' has mode %04o: other users of this host can "
+                         "read it (want %04o)%s", path,
+                         (unsigned)(st.st_mode & 07777), (unsigned)want,
+                         fixed ? " (tightened)" : "");
+}
+
+/* The scope and fan-out directories under dir (levels 0-2 of the layout). */
+static int check_layout_modes(const char *dir, int level, bool repair,
+                              struct issues *is)
+{
+        static const name_filter filters[] = { is_scope, hex2, hex2 };
+        char **v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = subdirs(dir, filters[level], &v, &n);
+        if (r == -ENOENT || r == -EACCES)
+                return 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                r = check_mode(v[i], repair, is);
+                if (r == 0 && level < 2)
+                        r = check_layout_modes(v[i], level + 1, repair, is);
+        }
+        strv_free(v, n);
+        return r;
+}
+
+/* The directory part of path, malloc'd ("/" for "/x"), or NULL. */
+static char *dir_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return strdup(".");
+        return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/*
+ * What other users of this host must not read: the catalog (and its -wal,
+ * -shm), the directories above every folder on every host and the usage
+ * counters' directory, and the scratch roots (the one beside the catalog,
+ * and each one a recorded session used).
+ */
+static int check_modes(cat_catalog *cat, bool repair, struct issues *is,
+                       char **reterr)
+{
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
+        struct cat_host *hosts = NULL;
+        struct cat_session *v = NULL;
+        size_t n_hosts = 0, n = 0;
+        char *p = NULL, *dir;
+        int r = 0;
+
+        for (size_t i = 0; i < 3 && r == 0; i++) {
+                if (asprintf(&p, "%s%s", cat_path(cat), suffixes[i]) < 0)
+                        return cat_oom(reterr);
+                r = check_mode(p, repair, is);
+                free(p);
+        }
+        dir = r == 0 ? dir_of(cat_path(cat)) : NULL;
+        if (r == 0 && (!dir || asprintf(&p, "%s/scratch", dir) < 0))
+                r = -ENOMEM;
+        free(dir);
+        if (r == 0) {
+                r = check_mode(p, repair, is);
+                free(p);
+        }
+        if (r < 0)
+                return cat_oom(reterr);
+
+        r = cat_host_list(cat, &hosts, &n_hosts, reterr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_hosts && r == 0; i++) {
+                r = check_layout_modes(hosts[i].root, 0, repair, is);
+                if (r == 0 && asprintf(&p, "%s/%s", hosts[i].root,
+                                       CAT_USAGE_DIR) < 0)
+                        r = -ENOMEM;
+                if (r == 0) {
+                        r = check_mode(p, repair, is);
+                        free(p);
+                }
+        }
+        cat_host_list_free(hosts, n_hosts);
+        if (r < 0)
+                return cat_err(reterr, r, "cannot check modes: %s",
+                               strerror(-r));
+
+        r = cat_session_list(cat, true, &v, &n, reterr);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                bool seen = false;
+
+                if (!v[i].scratch)
+                        continue;
+                /* Each scratch root once. */
+                dir = dir_of(v[i].scratch);
+                if (!dir) {
+                        r = -ENOMEM;
+                        break;
+                }
+                for (size_t j = 0; j < i && !seen; j++) {
+                        char *d = v[j].scratch ? dir_of(v[j].scratch) : NULL;
+
+                        seen = d && strcmp(d, dir) == 0;
+                        free(d);
+                }
+                if (!seen)
+                        r = check_mode(dir, repair, is);
+                free(dir);
+        }
+        cat_session_list_free(v, n);
+        return r < 0 ? cat_err(reterr, r, "cannot check modes: %s",
+                               strerror(-r)) : 0;
+}
+
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
              struct cat_fsck_issue **ret_issues, size_t *ret_n, char **reterr)
 {
@@ -453,6 +599,9 @@ int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
         if (r < 0)
                 goto out;
         r = check_usage(cat, repair, &is, reterr);
+        if (r < 0)
+                goto out;
+        r = check_modes(cat, repair, &is, reterr);
         if (r < 0)
                 goto out;
 done:

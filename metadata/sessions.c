@@ -625,7 +625,7 @@ static int make_scratch(const char *root, const char *id, char **ret_path,
         if (!root || root[0] != '/')
                 return cat_err(reterr, -EINVAL, "scratch root '%s' is not an "
                                "absolute path", root ? root : "");
-        r = cat_mkdir_p(root, 0755);
+        r = cat_mkdir_p(root, CAT_PRIVATE_DIR_MODE);
         if (r < 0 && r != -EEXIST)
                 return cat_err(reterr, r, "cannot create '%s': %s", root,
                                strerror(-r));

@@ -545,7 +545,7 @@ int main(int argc, char *argv[])
                              strerror(-r));
                 goto out;
         }
-        if (mkdir(scratch_root, 0755) < 0 && errno != EEXIST) {
+        if (mkdir(scratch_root, CAT_PRIVATE_DIR_MODE) < 0 && errno != EEXIST) {
                 fail("cannot create scratch directory", scratch_root,
                      strerror(errno));
                 goto out;
