@@ -31,6 +31,7 @@
 #include "devio.h"
 #include "live.h"
 #include "loop.h"
+#include "quota.h"
 #include "epoch.h"
 #include "stats.h"
 #include "watch.h"
@@ -45,6 +46,7 @@ struct options {
         char *config;
         char *catalog;
         char *scratch;
+        char *scratch_size;
         int rw_can_delete;
         int nowatch;
         unsigned int readahead_kb;
@@ -74,6 +76,7 @@ static const struct fuse_opt option_spec[] = {
         OPT("config=%s", config, 0),
         OPT("catalog=%s", catalog, 0),
         OPT("scratch=%s", scratch, 0),
+        OPT("scratch_size=%s", scratch_size, 0),
         OPT("rw_can_delete", rw_can_delete, 1),
         OPT("nowatch", nowatch, 1),
         OPT("readahead=%u", readahead_kb, 0),
@@ -140,6 +143,9 @@ static void show_help(const char *argv0)
                "live (default:\n"
                "                           scratch/ beside the catalog "
                "file)\n"
+               "    -o scratch_size=SIZE   the session's scratch limit (10G, 512M; "
+               "none by default):\n"
+               "                           writes past it get EDQUOT, df shows it\n"
                "    -o rw_can_delete       let rw folders remove entries too "
                "(legacy rw)\n"
                "    -o nowatch             do not watch the storage for changes "
@@ -158,10 +164,11 @@ static void show_help(const char *argv0)
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
                "storage host\n"
-               "    scratch, rw_can_delete, storage_uid, storage_gid and "
-               "nowatch (watch = no)\n"
-               "    also default to the configuration file's values; the "
-               "options above win.\n"
+               "    scratch, scratch_size, rw_can_delete, storage_uid, "
+               "storage_gid and nowatch\n"
+               "    (watch = no) also default to the configuration file's "
+               "values; the options\n"
+               "    above win.\n"
                "\n"
                "FUSE options:\n",
                argv0);
@@ -366,6 +373,8 @@ int main(int argc, char *argv[])
         char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
         char *fsname_opt = NULL, *err = NULL;
         const char *stats_path = NULL;
+        struct quota_folder *scratch_quota = NULL;
+        int64_t scratch_size = 0;
         char hostname[HOST_NAME_MAX + 1];
         int report_fd = -1;
         size_t nofile;
@@ -482,6 +491,20 @@ int main(int argc, char *argv[])
                 opts.rw_can_delete = 1;
         if (!opts.nowatch && conf.watch == 0)
                 opts.nowatch = 1;
+        if (opts.scratch_size) {
+                r = config_parse_size(opts.scratch_size, &scratch_size);
+                if (r < 0) {
+                        fprintf(stderr, "vfolderfs: bad option "
+                                        "'scratch_size=%s': expected a size "
+                                        "such as 10G, or none\n"
+                                        "Try 'vfolderfs --help'\n",
+                                opts.scratch_size);
+                        ret = 2;
+                        goto out;
+                }
+        } else if (conf.scratch_size > 0) {
+                scratch_size = conf.scratch_size;
+        }
         if (opts.storage_uid == (unsigned int)-1 && conf.has_storage_uid)
                 opts.storage_uid = conf.storage_uid;
         if (opts.storage_gid == (unsigned int)-1 && conf.has_storage_gid)
@@ -593,6 +616,15 @@ int main(int argc, char *argv[])
                 fail("cannot build the session view", NULL,
                      err ? err : strerror(-r));
                 goto out_end;
+        }
+        if (scratch_size > 0) {
+                scratch_quota = quota_scratch_new();
+                if (!scratch_quota) {
+                        fail("cannot start", NULL, strerror(ENOMEM));
+                        goto out_end;
+                }
+                ctx.view->scratch_quota = scratch_quota;
+                ctx.view->scratch_quota_bytes = scratch_size;
         }
         warn_folders(ctx.view);
         r = inode_table_new(&ctx.inodes);
@@ -755,6 +787,7 @@ out:
         if (loop_config)
                 fuse_loop_cfg_destroy(loop_config);
         view_free(ctx.view);
+        quota_scratch_free(scratch_quota);
         inode_table_free(ctx.inodes);
         cat_mount_list_free(mounts, n_mounts);
         cat_session_free(session);
@@ -770,6 +803,7 @@ out:
         free(opts.config);
         free(opts.catalog);
         free(opts.scratch);
+        free(opts.scratch_size);
         free(opts.source);
         free(opts.mountpoint);
         fuse_opt_free_args(&args);
