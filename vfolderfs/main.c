@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,45 @@ static void mounted_ready(void *arg)
         *report_fd = -1;
 }
 
+/*
+ * What the daemon inherited from whoever started it (a shell, mount(8),
+ * systemd) must not change what it does for a caller:
+ *   - its umask: the kernel has applied the caller's umask to the mode of
+ *     every CREATE, MKDIR and MKNOD already, and ours on top would store
+ *     0755 for a mkdir(0777) made with umask 0.  Everything the daemon
+ *     makes for itself names its mode;
+ *   - a file size limit (ulimit -f), which would cut every caller's writes
+ *     (EFBIG; SIGXFSZ would end the daemon): lifted, or where the hard
+ *     limit cannot be (no CAP_SYS_RESOURCE) warned about and survived;
+ *   - blocked or ignored SIGTERM and SIGINT, which end a session (a shell
+ *     starts background commands with SIGINT ignored, and libfuse only
+ *     handles signals that have their default action).
+ * Called before any thread starts.
+ */
+static void reset_process_state(void)
+{
+        struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+        sigset_t none;
+
+        umask(0);
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0 &&
+            getrlimit(RLIMIT_FSIZE, &rl) == 0) {
+                /* A hard limit needs CAP_SYS_RESOURCE to lift. */
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_FSIZE, &rl);
+                fprintf(stderr, "vfolderfs: warning: started with a file "
+                        "size limit of %llu bytes that cannot be lifted: "
+                        "writes past it fail with EFBIG\n",
+                        (unsigned long long)rl.rlim_max);
+        }
+        /* Past such a limit a write fails; it must not end the daemon. */
+        signal(SIGXFSZ, SIG_IGN);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+}
+
 /* Raise the soft descriptor limit to the hard one; returns the result. */
 static size_t raise_nofile(void)
 {
@@ -372,7 +412,7 @@ int main(int argc, char *argv[])
         struct vf_config conf;
         char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
         char *fsname_opt = NULL, *err = NULL;
-        const char *stats_path = NULL;
+        char *stats_path = NULL;
         struct quota_folder *scratch_quota = NULL;
         int64_t scratch_size = 0;
         char hostname[HOST_NAME_MAX + 1];
@@ -530,7 +570,18 @@ int main(int argc, char *argv[])
                 goto out;
         }
         hostname[sizeof(hostname) - 1] = '\0';
+        if (getenv("VFOLDERFS_STATS") && *getenv("VFOLDERFS_STATS")) {
+                stats_path = absolute_path(getenv("VFOLDERFS_STATS"));
+                if (!stats_path)
+                        goto out_nomem;
+        }
         nofile = raise_nofile();
+        reset_process_state();
+        /* Every path is absolute now: keep no directory busy. */
+        if (chdir("/") < 0) {
+                fail("cannot change directory to", "/", strerror(errno));
+                goto out;
+        }
 
         ctx.storage_uid = opts.storage_uid;
         ctx.storage_gid = opts.storage_gid;
@@ -544,9 +595,6 @@ int main(int argc, char *argv[])
          * anything is recorded in the catalog.  ctx is filled in below,
          * before the first request can arrive (at mount).
          */
-        stats_path = getenv("VFOLDERFS_STATS");
-        if (stats_path && !*stats_path)
-                stats_path = NULL;
         se = fuse_session_new(&args, stats_ops(stats_path != NULL),
                               sizeof(vfs_ops), &ctx);
         if (!se) {
@@ -797,6 +845,7 @@ out:
         free(fsname_opt);
         free(catalog_path);
         free(scratch_root);
+        free(stats_path);
         free(mountpoint);
         free(cmd.mountpoint);
         config_free(&conf);
