@@ -6,7 +6,8 @@
 #     the caller asked for less the caller's umask (setuid/setgid aside):
 #     create, mkdir and mkfifo x umask 000, 002, 022, 077 x mode 0620,
 #     0777, 0751, 01777, as uid 1000 and as root, in a folder and in
-#     scratch; checked inside the session and on the storage host.  The
+#     scratch; checked inside the session and on the storage host; and a
+#     socket bound at a path x the four umasks.  The
 #     daemon itself is started with umask 077 here, which must not show.
 #   - A directory made 0777 with umask 0 lets a second uid create and rename
 #     in it (what a POSIX conformance run trips on).
@@ -115,10 +116,29 @@ a_second_uid_works_in_a_0777_directory_made_with_umask_0() {
         assert_eq ok "$(op $U2 rename "$MNT/m/open/by2" "$MNT/m/open/by2-renamed")" "a second uid renaming in it"
 }
 
+# A socket bound at a path gets 0777 less the binder's umask.
+sockets_get_0777_less_the_callers_umask() {
+        local got
+        got=$(asuser $U python3 -c '
+import os, socket, stat, sys
+for um in (0o000, 0o002, 0o022, 0o077):
+    p = "%s/sock-%03o" % (sys.argv[1], um)
+    old = os.umask(um)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(p)
+    os.umask(old)
+    s.close()
+    print("%04o" % stat.S_IMODE(os.lstat(p).st_mode), end=" ")
+' "$MNT/m" 2>&1)
+        assert_eq "0777 0775 0755 0700 " "$got" "socket modes inside (umask 000 002 022 077)" &&
+        assert_eq "777 775 755 700" "$(stat -c %a "$FB"/sock-000 "$FB"/sock-002 "$FB"/sock-022 "$FB"/sock-077 | tr '\n' ' ' | sed 's/ $//')" "on the host"
+}
+
 run_test modes_in_a_folder_as_a_user_are_the_callers
 run_test modes_in_a_folder_as_root_are_the_callers
 run_test modes_in_scratch_as_a_user_are_the_callers
 run_test modes_in_scratch_as_root_are_the_callers
+run_test sockets_get_0777_less_the_callers_umask
 run_test a_second_uid_works_in_a_0777_directory_made_with_umask_0
 daemon_stop "$MNT" "$DAEMON_PID"
 
