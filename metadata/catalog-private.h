@@ -146,6 +146,15 @@ bool cat_process_gone(pid_t pid, const char *identity);
 
 /* fsutil.c: file trees, never following symlinks. */
 int cat_mkdir_p(const char *path, mode_t mode);
+
+/*
+ * mkdir -p of path, a folder's backing directory under the host root root:
+ * the root is made (0755) only when missing; the directories between root
+ * and path are made CAT_PRIVATE_DIR_MODE and, when running as root, given
+ * the host root's owner; path itself 0755.  Returns 0, -EEXIST when path
+ * exists already, or another negative errno.
+ */
+int cat_backing_mkdir(const char *root, const char *path);
 int cat_tree_remove(const char *path);
 int cat_tree_copy(const char *src, const char *dst);
 int cat_tree_usage(const char *path, int64_t *ret_bytes, int64_t *ret_files);

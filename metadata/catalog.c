@@ -6,6 +6,7 @@
  * result codes to errno, and the reterr helpers used by every other file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,9 +652,23 @@ int cat_open(const char *path, unsigned flags, cat_catalog **ret_cat,
                 path = CAT_DEFAULT_PATH;
 
         if (stat(path, &st) < 0) {
+                int fd;
+
                 if (errno != ENOENT || !(flags & CAT_OPEN_CREATE))
                         return cat_err(reterr, -errno, "cannot open '%s': %s",
                                        path, strerror(errno));
+                /*
+                 * It names every user, folder and share: made here, 0600,
+                 * whatever the umask; SQLite gives its -wal and -shm the
+                 * same mode.
+                 */
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                          O_CLOEXEC, CAT_PRIVATE_FILE_MODE);
+                if (fd < 0 && errno != EEXIST)
+                        return cat_err(reterr, -errno, "cannot create '%s': "
+                                       "%s", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
         } else if (S_ISDIR(st.st_mode)) {
                 return cat_err(reterr, -EISDIR, "cannot open '%s': %s", path,
                                strerror(EISDIR));

@@ -198,6 +198,16 @@ enum {
 };
 
 /*
+ * What no other user of a storage host or compute node may read: the
+ * directories above each folder's own directory (scope and fan-out), the
+ * usage counters' directory and the scratch root (0700), and the catalog
+ * file with its -wal and -shm (0600).  A folder's own directory keeps the
+ * mode its user gives it.
+ */
+#define CAT_PRIVATE_DIR_MODE 0700
+#define CAT_PRIVATE_FILE_MODE 0600
+
+/*
  * Open the catalog at path (NULL: $VFOLDERFS_CATALOG, else CAT_DEFAULT_PATH),
  * migrating its schema forward.  Without CAT_OPEN_CREATE a missing file is
  * -ENOENT.  Returns 0 and the handle in *ret_cat, or a negative errno
@@ -381,8 +391,9 @@ int cat_folder_set(cat_catalog *cat, const char *ref,
                    const struct cat_folder_update *update, char **reterr);
 
 /*
- * ready -> trash.  A folder mounted in a live session is -EBUSY unless
- * force.  Trashing a folder already in trash is -EINVAL.
+ * ready -> trash.  A folder held by a session -- mounted in a running one,
+ * or asked for by one created and not yet started -- is -EBUSY unless
+ * force (the message names the session).  Trashing a folder already in trash is -EINVAL.
  */
 int cat_folder_delete(cat_catalog *cat, const char *ref, bool force,
                       char **reterr);
@@ -390,8 +401,8 @@ int cat_folder_delete(cat_catalog *cat, const char *ref, bool force,
 int cat_folder_restore(cat_catalog *cat, const char *ref, char **reterr);
 /*
  * trash -> gone: the catalog row, its grants and the backing directory are
- * removed.  A ready folder is -EINVAL; a folder mounted in a live session is
- * -EBUSY unless force.
+ * removed.  A ready folder is -EINVAL; a folder held by a session (as for
+ * cat_folder_delete()) is -EBUSY unless force.
  */
 int cat_folder_purge(cat_catalog *cat, const char *ref, bool force,
                      char **reterr);
@@ -608,6 +619,9 @@ enum cat_fsck_kind {
         CAT_FSCK_STALE_SESSION,  /* live session whose pid is gone here */
         CAT_FSCK_USAGE_DRIFT,    /* a quota folder's usage counter differs
                                   * from what its backing directory holds */
+        CAT_FSCK_LOOSE_MODE,     /* the catalog, a directory above a folder,
+                                  * the usage directory or a scratch root
+                                  * that other users of the host can read */
 };
 
 struct cat_fsck_issue {
@@ -625,6 +639,9 @@ struct cat_fsck_issue {
  * still there is reported as CAT_FSCK_STALE_SESSION and removed on repair.
  * The usage counter of a folder with a quota that differs from a count of
  * its backing directory is CAT_FSCK_USAGE_DRIFT, recounted on repair.
+ * CAT_FSCK_LOOSE_MODE: the catalog file (-wal, -shm), a scope or fan-out
+ * directory of a host, a host's usage directory or a scratch root with any
+ * group or other bit; the bits are removed on repair.
  * hostname NULL: gethostname().
  */
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,

@@ -452,24 +452,35 @@ static int is_member(cat_catalog *cat, const char *project_id,
         return r;
 }
 
-/* -EBUSY when the folder is mounted in a started, live session. */
+/*
+ * -EBUSY when a session holds the folder: a running one that mounts it, or
+ * one made with `session create` and not started yet that asked for it (it
+ * would find the folder gone when it starts).
+ */
 static int check_not_mounted(cat_catalog *cat, const struct cat_folder *f,
                              char **reterr)
 {
         sqlite3_stmt *stmt;
         int r, rc;
 
-        r = cat_prepare(cat, "SELECT s.id FROM mounts m JOIN sessions s"
+        r = cat_prepare(cat, "SELECT s.id, s.pid FROM mounts m JOIN sessions s"
                         " ON s.id = m.session_id WHERE m.folder_id = ?1"
-                        " AND s.ended_at IS NULL AND s.pid > 0"
-                        " AND m.unmounted_at IS NULL LIMIT 1", &stmt, reterr);
+                        " AND s.ended_at IS NULL"
+                        " AND m.unmounted_at IS NULL"
+                        " ORDER BY s.pid > 0 DESC, s.started_at LIMIT 1",
+                        &stmt, reterr);
         if (r < 0)
                 return r;
         sqlite3_bind_text(stmt, 1, f->id, -1, SQLITE_STATIC);
         rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 1) > 0)
                 r = cat_err(reterr, -EBUSY, "folder '%s' is mounted in live "
                             "session %s (use force)", f->name,
+                            sqlite3_column_text(stmt, 0));
+        else if (rc == SQLITE_ROW)
+                r = cat_err(reterr, -EBUSY, "folder '%s' is held by session "
+                            "%s, created and not yet started (use force, or "
+                            "end the session)", f->name,
                             sqlite3_column_text(stmt, 0));
         else if (rc == SQLITE_DONE)
                 r = 0;
@@ -598,7 +609,7 @@ static int folder_insert(cat_catalog *cat, const struct cat_folder_spec *spec,
                 r = cat_err(reterr, r, "no backing path for folder %s", id);
                 goto out;
         }
-        r = cat_mkdir_p(path, 0755);
+        r = cat_backing_mkdir(root, path);
         if (r < 0) {
                 r = cat_err(reterr, r, "cannot create '%s': %s", path,
                             strerror(-r));

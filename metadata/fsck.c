@@ -3,9 +3,11 @@
  * fsck.c - comparing the catalog with the storage hosts: SQLite's own
  * integrity check, folders whose backing directory is gone, directories in
  * the backing layout that no folder owns, and sessions whose daemon died on
- * this host (or whose scratch outlived them).  Repair is conservative:
- * stale sessions are ended and missing backing directories recreated empty;
- * orphan directories hold somebody's data and are only reported.
+ * this host (or whose scratch outlived them), and modes that let other
+ * users of the host read the catalog, the layout above the folders or the
+ * scratch roots.  Repair is conservative: stale sessions are ended, missing
+ * backing directories recreated empty and loose modes tightened; orphan
+ * directories hold somebody's data and are only reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -150,7 +152,7 @@ static int check_backing(cat_catalog *cat, bool repair, struct issues *is,
 
                         if (cat_host_root(cat, f->host, &root, NULL) == 0 &&
                             access(root, F_OK) == 0)
-                                fixed = cat_mkdir_p(path, 0755) == 0;
+                                fixed = cat_backing_mkdir(root, path) == 0;
                         free(root);
                 }
                 if (add_issue(is, CAT_FSCK_MISSING_BACKING, f->id, fixed,
@@ -249,9 +251,44 @@ static void strv_free(char **v, size_t n)
         free(v);
 }
 
-/* Walk <root>/<scope>/<xx>/<yy>/<rest> and report what no folder owns. */
+/*
+ * path, when other users of this host may read or enter it (any group or
+ * other bit): reported, and on repair those bits are removed (0700 for a
+ * directory made 0755, 0600 for a file made 0644).  A symlink or an absent
+ * path is left alone.
+ */
+static int check_mode(const char *path, bool repair, struct issues *is)
+{
+        struct stat st;
+        bool fixed = false;
+        mode_t want;
+
+        if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode) ||
+            !(st.st_mode & 077))
+                return 0;
+        want = st.st_mode & 07700;
+        if (repair) {
+                int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                    O_NONBLOCK);
+
+                fixed = fd >= 0 && fchmod(fd, want) == 0;
+                if (fd >= 0)
+                        close(fd);
+        }
+        return add_issue(is, CAT_FSCK_LOOSE_MODE, path, fixed,
+                         "'%s' has mode %04o: other users of this host can "
+                         "read it (want %04o)%s", path,
+                         (unsigned)(st.st_mode & 07777), (unsigned)want,
+                         fixed ? " (tightened)" : "");
+}
+
+/*
+ * Walk <root>/<scope>/<xx>/<yy>/<rest>: report what no folder owns, and
+ * the scope and fan-out directories that other users of the host can read
+ * (check_mode()).
+ */
 static int scan_level(const char *dir, int level, char **expected,
-                      size_t n_expected, struct issues *is)
+                      size_t n_expected, bool repair, struct issues *is)
 {
         static const name_filter filters[] = { is_scope, hex2, hex2, hex28 };
         char **v = NULL;
@@ -265,8 +302,10 @@ static int scan_level(const char *dir, int level, char **expected,
                 return r;
         for (size_t i = 0; i < n && r == 0; i++) {
                 if (level < 3) {
-                        r = scan_level(v[i], level + 1, expected, n_expected,
-                                       is);
+                        r = check_mode(v[i], repair, is);
+                        if (r == 0)
+                                r = scan_level(v[i], level + 1, expected,
+                                               n_expected, repair, is);
                         continue;
                 }
                 if (bsearch(&v[i], expected, n_expected, sizeof(*expected),
@@ -280,8 +319,9 @@ static int scan_level(const char *dir, int level, char **expected,
         return r;
 }
 
-static int check_orphans(cat_catalog *cat, char **expected, size_t n_expected,
-                         struct issues *is, char **reterr)
+/* Every host's layout (scan_level()) and its usage counters' directory. */
+static int check_layout(cat_catalog *cat, char **expected, size_t n_expected,
+                        bool repair, struct issues *is, char **reterr)
 {
         struct cat_host *hosts = NULL;
         size_t n = 0;
@@ -291,14 +331,19 @@ static int check_orphans(cat_catalog *cat, char **expected, size_t n_expected,
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r == 0; i++) {
-                char root[4096];
+                char root[4096], usage[4096 + sizeof(CAT_USAGE_DIR) + 1];
                 size_t len = strlen(hosts[i].root);
 
                 /* Expected paths are built without a trailing slash. */
                 while (len > 1 && hosts[i].root[len - 1] == '/')
                         len--;
                 snprintf(root, sizeof(root), "%.*s", (int)len, hosts[i].root);
-                r = scan_level(root, 0, expected, n_expected, is);
+                r = scan_level(root, 0, expected, n_expected, repair, is);
+                if (r == 0) {
+                        snprintf(usage, sizeof(usage), "%s/%s", root,
+                                 CAT_USAGE_DIR);
+                        r = check_mode(usage, repair, is);
+                }
                 if (r < 0)
                         r = cat_err(reterr, r, "cannot scan '%s': %s", root,
                                     strerror(-r));
@@ -421,6 +466,66 @@ static int check_usage(cat_catalog *cat, bool repair, struct issues *is,
         return r;
 }
 
+/* The directory part of path, malloc'd ("/" for "/x"), or NULL. */
+static char *dir_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return strdup(".");
+        return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/*
+ * What other users of this host must not read, beside the storage layout
+ * (check_layout()): the catalog (and its -wal, -shm) and the scratch roots
+ * (the one beside the catalog, and each one a recorded session used).
+ */
+static int check_modes(cat_catalog *cat, bool repair, struct issues *is,
+                       char **reterr)
+{
+        static const char *const suffixes[] = { "", "-wal", "-shm" };
+        struct cat_session *v = NULL;
+        char **roots = NULL, *p, *dir;
+        size_t n = 0, nr = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < 3 && r == 0; i++) {
+                if (asprintf(&p, "%s%s", cat_path(cat), suffixes[i]) < 0)
+                        return cat_oom(reterr);
+                r = check_mode(p, repair, is);
+                free(p);
+        }
+        if (r < 0)
+                return cat_oom(reterr);
+        r = cat_session_list(cat, true, &v, &n, reterr);
+        if (r < 0)
+                return r;
+        /* Each scratch root once: the default one and every one used. */
+        roots = calloc(n + 1, sizeof(*roots));
+        dir = roots ? dir_of(cat_path(cat)) : NULL;
+        if (!dir || asprintf(&roots[nr++], "%s/scratch", dir) < 0)
+                r = -ENOMEM;
+        free(dir);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                if (!v[i].scratch)
+                        continue;
+                roots[nr] = dir_of(v[i].scratch);
+                if (!roots[nr++])
+                        r = -ENOMEM;
+        }
+        cat_session_list_free(v, n);
+        if (r == 0) {
+                qsort(roots, nr, sizeof(*roots), strcmp_ptr);
+                for (size_t i = 0; i < nr && r == 0; i++)
+                        if (i == 0 || strcmp(roots[i], roots[i - 1]) != 0)
+                                r = check_mode(roots[i], repair, is);
+        }
+        if (roots)
+                strv_free(roots, nr);
+        return r < 0 ? cat_oom(reterr) : 0;
+}
+
 int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
              struct cat_fsck_issue **ret_issues, size_t *ret_n, char **reterr)
 {
@@ -446,13 +551,16 @@ int cat_fsck(cat_catalog *cat, const char *hostname, bool repair,
         r = check_backing(cat, repair, &is, &expected, &n_expected, reterr);
         if (r < 0)
                 goto out;
-        r = check_orphans(cat, expected, n_expected, &is, reterr);
+        r = check_layout(cat, expected, n_expected, repair, &is, reterr);
         if (r < 0)
                 goto out;
         r = check_sessions(cat, hostname, repair, &is, reterr);
         if (r < 0)
                 goto out;
         r = check_usage(cat, repair, &is, reterr);
+        if (r < 0)
+                goto out;
+        r = check_modes(cat, repair, &is, reterr);
         if (r < 0)
                 goto out;
 done:

@@ -59,6 +59,55 @@ int cat_mkdir_p(const char *path, mode_t mode)
         }
 }
 
+int cat_backing_mkdir(const char *root, const char *path)
+{
+        char buf[PATH_MAX];
+        size_t rlen, len;
+        struct stat rst;
+        int r;
+
+        rlen = strlen(root);
+        while (rlen > 1 && root[rlen - 1] == '/')
+                rlen--;
+        len = strlen(path);
+        if (len >= sizeof(buf))
+                return -ENAMETOOLONG;
+        if (strncmp(path, root, rlen) != 0 || path[rlen] != '/')
+                return -EINVAL;
+        /* The host root is the operator's: made (0755) only when missing. */
+        memcpy(buf, path, rlen);
+        buf[rlen] = 0;
+        r = cat_mkdir_p(buf, 0755);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        if (stat(buf, &rst) < 0)
+                return -errno;
+        memcpy(buf, path, len + 1);
+        for (char *p = buf + rlen + 1;; p++) {
+                bool last = *p == 0;
+
+                if (*p != '/' && !last)
+                        continue;
+                *p = 0;
+                if (mkdir(buf, last ? 0755 : CAT_PRIVATE_DIR_MODE) == 0) {
+                        /*
+                         * Owned like the host root, so that a storage uid
+                         * owning it (NFS with root squash) still traverses.
+                         */
+                        if (!last && geteuid() == 0 &&
+                            (rst.st_uid != 0 || rst.st_gid != 0))
+                                (void)!lchown(buf, rst.st_uid, rst.st_gid);
+                } else if (errno != EEXIST) {
+                        return -errno;
+                } else if (last) {
+                        return -EEXIST;
+                }
+                if (last)
+                        return 0;
+                *p = '/';
+        }
+}
+
 enum walk_mode { WALK_REMOVE, WALK_COPY, WALK_USAGE };
 
 struct frame {

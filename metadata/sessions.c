@@ -29,29 +29,58 @@ static char *read_line(const char *path, char *buf, size_t size)
         return r;
 }
 
+/*
+ * The fields of /proc/PID/stat after the command name (which may hold
+ * spaces and ')'), from field 3 (the state) on, into buf; NULL when the
+ * process or /proc is not there.
+ */
+static const char *proc_stat_fields(pid_t pid, char *buf, size_t size)
+{
+        char path[64], *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (!read_line(path, buf, size))
+                return NULL;
+        p = strrchr(buf, ')');
+        if (!p || p[1] != ' ')
+                return NULL;
+        return p + 2;
+}
+
 char *cat_process_identity(pid_t pid)
 {
-        char boot[64], stat[1024], path[64], *p, *id;
+        char boot[64], stat[1024], *id;
+        const char *p;
         unsigned long long start;
 
         if (pid <= 0 || !read_line("/proc/sys/kernel/random/boot_id", boot,
                                    sizeof(boot)))
                 return NULL;
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if (!read_line(path, stat, sizeof(stat)))
-                return NULL;
-        /* The command name may hold spaces and ')': fields follow the last. */
-        p = strrchr(stat, ')');
-        if (!p)
-                return NULL;
-        /* Field 3 (state) follows ") "; start time is field 22. */
-        for (int field = 2; field < 22 && p; field++)
-                p = strchr(p + 1, ' ');
-        if (!p || sscanf(p + 1, "%llu", &start) != 1)
+        p = proc_stat_fields(pid, stat, sizeof(stat));
+        /* Field 3 (state) comes first; start time is field 22. */
+        for (int field = 3; field < 22 && p; field++) {
+                p = strchr(p, ' ');
+                if (p)
+                        p++;
+        }
+        if (!p || sscanf(p, "%llu", &start) != 1)
                 return NULL;
         if (asprintf(&id, "%s:%llu", boot, start) < 0)
                 return NULL;
         return id;
+}
+
+/*
+ * A zombie (Z) or dead (X) process still answers kill(pid, 0) and keeps its
+ * start time until its parent waits for it, which a parent may do late or
+ * never: it is gone all the same.
+ */
+static bool process_dead(pid_t pid)
+{
+        char stat[1024];
+        const char *p = proc_stat_fields(pid, stat, sizeof(stat));
+
+        return p && (*p == 'Z' || *p == 'X');
 }
 
 bool cat_process_gone(pid_t pid, const char *identity)
@@ -60,6 +89,8 @@ bool cat_process_gone(pid_t pid, const char *identity)
         bool gone;
 
         if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        if (process_dead(pid))
                 return true;
         if (!identity)
                 return false;
@@ -594,7 +625,7 @@ static int make_scratch(const char *root, const char *id, char **ret_path,
         if (!root || root[0] != '/')
                 return cat_err(reterr, -EINVAL, "scratch root '%s' is not an "
                                "absolute path", root ? root : "");
-        r = cat_mkdir_p(root, 0755);
+        r = cat_mkdir_p(root, CAT_PRIVATE_DIR_MODE);
         if (r < 0 && r != -EEXIST)
                 return cat_err(reterr, r, "cannot create '%s': %s", root,
                                strerror(-r));

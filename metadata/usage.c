@@ -127,14 +127,15 @@ int cat_usage_open(const char *backing_path, const char *folder_id,
                                backing_path);
         slash = strrchr(path, '/');
         *slash = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        if (mkdir(path, CAT_PRIVATE_DIR_MODE) < 0 && errno != EEXIST) {
                 r = cat_err(reterr, -errno, "cannot create '%s': %s", path,
                             strerror(errno));
                 free(path);
                 return r;
         }
         *slash = '/';
-        fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                  CAT_PRIVATE_FILE_MODE);
         if (fd < 0) {
                 r = cat_err(reterr, -errno, "cannot open '%s': %s", path,
                             strerror(errno));

@@ -613,8 +613,9 @@ static const struct admin_command folder_sub[] = {
                   "      --cloneable yes|no  whether others may clone it",
           .run = run_set },
         { .name = "delete", .path = "folder delete", .synopsis = "REF [--force]",
-          .help = "Move a folder to the trash.  A folder mounted in a live session is\n"
-                  "refused unless --force, which removes it from those sessions at\n"
+          .help = "Move a folder to the trash.  A folder held by a session (mounted in\n"
+                  "a running one, or asked for by one created and not yet started) is\n"
+                  "refused unless --force, which removes it from running sessions at\n"
                   "once.  Prints nothing (with --json: the folder).\n\n"
                   "Options:\n"
                   "  -f, --force         trash it even if mounted",
@@ -625,7 +626,8 @@ static const struct admin_command folder_sub[] = {
           .run = run_restore },
         { .name = "purge", .path = "folder purge", .synopsis = "REF [--force]",
           .help = "Remove a folder in the trash for good, with its data.  A folder\n"
-                  "mounted in a live session is refused unless --force.  Prints nothing.\n\n"
+                  "held by a running or created session is refused unless --force.\n"
+                  "Prints nothing.\n\n"
                   "Options:\n"
                   "  -f, --force         purge it even if mounted",
           .run = run_purge },

@@ -95,6 +95,7 @@ static const char *fsck_kind_to_string(enum cat_fsck_kind kind)
         case CAT_FSCK_ORPHAN_DIR: return "orphan-dir";
         case CAT_FSCK_STALE_SESSION: return "stale-session";
         case CAT_FSCK_USAGE_DRIFT: return "usage-drift";
+        case CAT_FSCK_LOOSE_MODE: return "loose-mode";
         }
         return "unknown";
 }
@@ -512,11 +513,14 @@ const struct admin_command admin_fsck_cmd = {
                 "directory is gone), orphan-dir (a directory in the backing layout no\n"
                 "folder owns), stale-session (a live session of this host whose\n"
                 "daemon is gone), usage-drift (a quota folder's usage counter that\n"
-                "differs from its files).  Stale sessions are always ended.  A damaged\n"
-                "catalog gets only its integrity issues listed.  With --repair,\n"
-                "missing backing directories are recreated empty and drifted usage\n"
-                "counters recounted; orphan directories are never removed.  Exits 1\n"
-                "when an issue is left unrepaired.\n\n"
+                "differs from its files), loose-mode (the catalog, a directory above\n"
+                "the folders or a scratch root that other users of the host can\n"
+                "read).  Stale sessions are always ended.  A damaged catalog gets\n"
+                "only its integrity issues listed.  With --repair, missing backing\n"
+                "directories are recreated empty, drifted usage counters recounted\n"
+                "and loose modes tightened (0700 directories, 0600 catalog);\n"
+                "orphan directories are never removed.  Exits 1 when an issue is\n"
+                "left unrepaired.\n\n"
                 "Options:\n"
                 "      --repair        repair what can be repaired",
         .run = run_fsck,

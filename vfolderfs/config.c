@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "config.h"
 
 void config_init(struct vf_config *c)
 {
         memset(c, 0, sizeof(*c));
         c->rw_can_delete = -1;
+        c->scratch_size = -1;
         c->watch = -1;
 }
 
@@ -95,6 +97,15 @@ static int set_path(char **slot, const char *value)
         return 0;
 }
 
+int config_parse_size(const char *s, int64_t *ret_bytes)
+{
+        if (!strcmp(s, "none") || !strcmp(s, "0")) {
+                *ret_bytes = 0;
+                return 0;
+        }
+        return cat_size_parse(s, ret_bytes);
+}
+
 /* One line without its newline; ln for messages. */
 static int parse_line(char *line, const char *name, unsigned long ln,
                       struct vf_config *c, char **reterr)
@@ -122,6 +133,14 @@ static int parse_line(char *line, const char *name, unsigned long ln,
                              value) < 0)
                         return set_err(reterr, -ENOMEM, "%s",
                                        strerror(ENOMEM));
+                return 0;
+        }
+        if (!strcmp(key, "scratch_size")) {
+                if (config_parse_size(value, &c->scratch_size) < 0)
+                        return set_err(reterr, -EINVAL,
+                                       "%s:%lu: bad value '%s' for '%s' "
+                                       "(expected a size such as 10G, or "
+                                       "none)", name, ln, value, key);
                 return 0;
         }
         if (!strcmp(key, "storage_uid") || !strcmp(key, "storage_gid")) {

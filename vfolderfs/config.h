@@ -2,13 +2,15 @@
 /*
  * config.h - the daemon's configuration file, /etc/vfolderfs.conf by default
  * (vfolderfs.conf(5)): `key = value` lines giving defaults for the catalog
- * path, the scratch root, the storage uid/gid, rw_can_delete and watch.  The
+ * path, the scratch root and scratch_size, the storage uid/gid,
+ * rw_can_delete and watch.  The
  * command line's -o options win over it; main.c applies the precedence.
  * An unknown key or a bad value is an error naming the file and line.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/vfolderfs.conf"
@@ -18,6 +20,7 @@
 struct vf_config {
         char *catalog;          /* NULL when not set */
         char *scratch;          /* NULL when not set */
+        int64_t scratch_size;   /* -1 not set, 0 none, else bytes */
         bool has_storage_uid;
         unsigned int storage_uid;
         bool has_storage_gid;
@@ -25,6 +28,12 @@ struct vf_config {
         int rw_can_delete;      /* -1 not set, 0 no, 1 yes */
         int watch;              /* -1 not set, 0 no, 1 yes */
 };
+
+/*
+ * A size for scratch_size (option or key): "none" or "0" (no limit: 0),
+ * else cat_size_parse().  Returns 0 or a negative errno.
+ */
+int config_parse_size(const char *s, int64_t *ret_bytes);
 
 /* An empty configuration (nothing set). */
 void config_init(struct vf_config *c);

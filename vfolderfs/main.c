@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "devio.h"
 #include "live.h"
 #include "loop.h"
+#include "quota.h"
 #include "epoch.h"
 #include "stats.h"
 #include "watch.h"
@@ -45,6 +47,7 @@ struct options {
         char *config;
         char *catalog;
         char *scratch;
+        char *scratch_size;
         int rw_can_delete;
         int nowatch;
         unsigned int readahead_kb;
@@ -74,6 +77,7 @@ static const struct fuse_opt option_spec[] = {
         OPT("config=%s", config, 0),
         OPT("catalog=%s", catalog, 0),
         OPT("scratch=%s", scratch, 0),
+        OPT("scratch_size=%s", scratch_size, 0),
         OPT("rw_can_delete", rw_can_delete, 1),
         OPT("nowatch", nowatch, 1),
         OPT("readahead=%u", readahead_kb, 0),
@@ -140,6 +144,9 @@ static void show_help(const char *argv0)
                "live (default:\n"
                "                           scratch/ beside the catalog "
                "file)\n"
+               "    -o scratch_size=SIZE   the session's scratch limit (10G, 512M; "
+               "none by default):\n"
+               "                           writes past it get EDQUOT, df shows it\n"
                "    -o rw_can_delete       let rw folders remove entries too "
                "(legacy rw)\n"
                "    -o nowatch             do not watch the storage for changes "
@@ -158,10 +165,11 @@ static void show_help(const char *argv0)
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
                "storage host\n"
-               "    scratch, rw_can_delete, storage_uid, storage_gid and "
-               "nowatch (watch = no)\n"
-               "    also default to the configuration file's values; the "
-               "options above win.\n"
+               "    scratch, scratch_size, rw_can_delete, storage_uid, "
+               "storage_gid and nowatch\n"
+               "    (watch = no) also default to the configuration file's "
+               "values; the options\n"
+               "    above win.\n"
                "\n"
                "FUSE options:\n",
                argv0);
@@ -283,6 +291,45 @@ static void mounted_ready(void *arg)
         *report_fd = -1;
 }
 
+/*
+ * What the daemon inherited from whoever started it (a shell, mount(8),
+ * systemd) must not change what it does for a caller:
+ *   - its umask: the kernel has applied the caller's umask to the mode of
+ *     every CREATE, MKDIR and MKNOD already, and ours on top would store
+ *     0755 for a mkdir(0777) made with umask 0.  Everything the daemon
+ *     makes for itself names its mode;
+ *   - a file size limit (ulimit -f), which would cut every caller's writes
+ *     (EFBIG; SIGXFSZ would end the daemon): lifted, or where the hard
+ *     limit cannot be (no CAP_SYS_RESOURCE) warned about and survived;
+ *   - blocked or ignored SIGTERM and SIGINT, which end a session (a shell
+ *     starts background commands with SIGINT ignored, and libfuse only
+ *     handles signals that have their default action).
+ * Called before any thread starts.
+ */
+static void reset_process_state(void)
+{
+        struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+        sigset_t none;
+
+        umask(0);
+        if (setrlimit(RLIMIT_FSIZE, &rl) < 0 &&
+            getrlimit(RLIMIT_FSIZE, &rl) == 0) {
+                /* A hard limit needs CAP_SYS_RESOURCE to lift. */
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_FSIZE, &rl);
+                fprintf(stderr, "vfolderfs: warning: started with a file "
+                        "size limit of %llu bytes that cannot be lifted: "
+                        "writes past it fail with EFBIG\n",
+                        (unsigned long long)rl.rlim_max);
+        }
+        /* Past such a limit a write fails; it must not end the daemon. */
+        signal(SIGXFSZ, SIG_IGN);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+}
+
 /* Raise the soft descriptor limit to the hard one; returns the result. */
 static size_t raise_nofile(void)
 {
@@ -365,7 +412,9 @@ int main(int argc, char *argv[])
         struct vf_config conf;
         char *catalog_path = NULL, *scratch_root = NULL, *mountpoint = NULL;
         char *fsname_opt = NULL, *err = NULL;
-        const char *stats_path = NULL;
+        char *stats_path = NULL;
+        struct quota_folder *scratch_quota = NULL;
+        int64_t scratch_size = 0;
         char hostname[HOST_NAME_MAX + 1];
         int report_fd = -1;
         size_t nofile;
@@ -482,6 +531,20 @@ int main(int argc, char *argv[])
                 opts.rw_can_delete = 1;
         if (!opts.nowatch && conf.watch == 0)
                 opts.nowatch = 1;
+        if (opts.scratch_size) {
+                r = config_parse_size(opts.scratch_size, &scratch_size);
+                if (r < 0) {
+                        fprintf(stderr, "vfolderfs: bad option "
+                                        "'scratch_size=%s': expected a size "
+                                        "such as 10G, or none\n"
+                                        "Try 'vfolderfs --help'\n",
+                                opts.scratch_size);
+                        ret = 2;
+                        goto out;
+                }
+        } else if (conf.scratch_size > 0) {
+                scratch_size = conf.scratch_size;
+        }
         if (opts.storage_uid == (unsigned int)-1 && conf.has_storage_uid)
                 opts.storage_uid = conf.storage_uid;
         if (opts.storage_gid == (unsigned int)-1 && conf.has_storage_gid)
@@ -507,7 +570,18 @@ int main(int argc, char *argv[])
                 goto out;
         }
         hostname[sizeof(hostname) - 1] = '\0';
+        if (getenv("VFOLDERFS_STATS") && *getenv("VFOLDERFS_STATS")) {
+                stats_path = absolute_path(getenv("VFOLDERFS_STATS"));
+                if (!stats_path)
+                        goto out_nomem;
+        }
         nofile = raise_nofile();
+        reset_process_state();
+        /* Every path is absolute now: keep no directory busy. */
+        if (chdir("/") < 0) {
+                fail("cannot change directory to", "/", strerror(errno));
+                goto out;
+        }
 
         ctx.storage_uid = opts.storage_uid;
         ctx.storage_gid = opts.storage_gid;
@@ -521,9 +595,6 @@ int main(int argc, char *argv[])
          * anything is recorded in the catalog.  ctx is filled in below,
          * before the first request can arrive (at mount).
          */
-        stats_path = getenv("VFOLDERFS_STATS");
-        if (stats_path && !*stats_path)
-                stats_path = NULL;
         se = fuse_session_new(&args, stats_ops(stats_path != NULL),
                               sizeof(vfs_ops), &ctx);
         if (!se) {
@@ -545,7 +616,7 @@ int main(int argc, char *argv[])
                              strerror(-r));
                 goto out;
         }
-        if (mkdir(scratch_root, 0755) < 0 && errno != EEXIST) {
+        if (mkdir(scratch_root, CAT_PRIVATE_DIR_MODE) < 0 && errno != EEXIST) {
                 fail("cannot create scratch directory", scratch_root,
                      strerror(errno));
                 goto out;
@@ -593,6 +664,15 @@ int main(int argc, char *argv[])
                 fail("cannot build the session view", NULL,
                      err ? err : strerror(-r));
                 goto out_end;
+        }
+        if (scratch_size > 0) {
+                scratch_quota = quota_scratch_new();
+                if (!scratch_quota) {
+                        fail("cannot start", NULL, strerror(ENOMEM));
+                        goto out_end;
+                }
+                ctx.view->scratch_quota = scratch_quota;
+                ctx.view->scratch_quota_bytes = scratch_size;
         }
         warn_folders(ctx.view);
         r = inode_table_new(&ctx.inodes);
@@ -755,6 +835,7 @@ out:
         if (loop_config)
                 fuse_loop_cfg_destroy(loop_config);
         view_free(ctx.view);
+        quota_scratch_free(scratch_quota);
         inode_table_free(ctx.inodes);
         cat_mount_list_free(mounts, n_mounts);
         cat_session_free(session);
@@ -764,12 +845,14 @@ out:
         free(fsname_opt);
         free(catalog_path);
         free(scratch_root);
+        free(stats_path);
         free(mountpoint);
         free(cmd.mountpoint);
         config_free(&conf);
         free(opts.config);
         free(opts.catalog);
         free(opts.scratch);
+        free(opts.scratch_size);
         free(opts.source);
         free(opts.mountpoint);
         fuse_opt_free_args(&args);

@@ -9,9 +9,15 @@
  * with EDQUOT when the new size would take the folder past its quota, end
  * adds the size change that really happened.  Folders without a quota cost
  * one array index.
+ *
+ * Scratch (folder VIEW_SCRATCH) has a limit of its own when the session
+ * was started with one (-o scratch_size): the same rules, against a counter
+ * this daemon keeps in memory (no other daemon or admin command writes a
+ * session's scratch).
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
@@ -21,9 +27,19 @@
 #include "view.h"
 
 struct quota_folder {
-        cat_usage *usage;
+        cat_usage *usage;          /* the folder's shared counter, or NULL */
+        pthread_mutex_t lock;      /* without usage (scratch): the counter */
+        int64_t bytes, files;      /* kept here, under lock */
         struct quota_folder *next; /* all of them, for freeing (live.c) */
 };
+
+/*
+ * A counter for the session's scratch, starting at zero (the scratch
+ * directory of a new session is empty); NULL when out of memory.  Set it
+ * as view->scratch_quota with the limit in view->scratch_quota_bytes.
+ */
+struct quota_folder *quota_scratch_new(void);
+void quota_scratch_free(struct quota_folder *q);
 
 struct quota_op {
         struct quota_folder *q; /* NULL: nothing to account */
@@ -59,5 +75,8 @@ void quota_add_entry(const struct view *view, int folder, int64_t bytes);
 /* Whether folder has a quota (fallocate refuses preallocation past EOF). */
 bool quota_enabled(const struct view *view, int folder);
 
-/* statfs in a folder with a quota: the quota as size, what is left free. */
+/*
+ * statfs in a folder with a quota (or in scratch with a limit): the quota as
+ * size, what is left free.
+ */
 void quota_statfs(const struct view *view, int folder, struct statvfs *sv);

@@ -6,7 +6,9 @@
  * atomic counter.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "epoch.h"
 #include "stats.h"
@@ -169,11 +171,17 @@ const struct fuse_lowlevel_ops *stats_ops(bool count)
 
 int stats_write(const char *path)
 {
-        FILE *f = fopen(path, "we");
+        /* 0644 whatever the umask (the daemon runs with umask 0). */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
         int err = 0;
 
-        if (!f)
-                return -errno;
+        if (!f) {
+                err = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return err;
+        }
         for (int i = 0; i < S_COUNT; i++) {
                 unsigned long long n = __atomic_load_n(&counts[i],
                                                        __ATOMIC_RELAXED);

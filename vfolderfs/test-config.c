@@ -50,6 +50,7 @@ static void expect_error(const char *text, const char *want)
         assert_false(c.has_storage_gid);
         assert_int_equal(c.rw_can_delete, -1);
         assert_int_equal(c.watch, -1);
+        assert_int_equal(c.scratch_size, -1);
         free(err);
 }
 
@@ -64,6 +65,7 @@ static void every_key(void **state)
                                "storage_uid = 3000\n"
                                "storage_gid = 0\n"
                                "rw_can_delete = yes\n"
+                               "scratch_size = 10G\n"
                                "watch = no\n", &c, &err), 0);
         assert_null(err);
         assert_string_equal(c.catalog, "/srv/cat.db");
@@ -74,8 +76,32 @@ static void every_key(void **state)
         assert_int_equal(c.storage_gid, 0);
         assert_int_equal(c.rw_can_delete, 1);
         assert_int_equal(c.watch, 0);
+        assert_int_equal(c.scratch_size, 10LL << 30);
         config_free(&c);
         assert_null(c.catalog);
+}
+
+static void scratch_size_takes_sizes_and_none(void **state)
+{
+        struct vf_config c;
+        char *err;
+
+        (void)state;
+        assert_int_equal(parse("scratch_size = 512K\n", &c, &err), 0);
+        assert_int_equal(c.scratch_size, 512 * 1024);
+        config_free(&c);
+        assert_int_equal(parse("scratch_size = none\n", &c, &err), 0);
+        assert_int_equal(c.scratch_size, 0);
+        config_free(&c);
+        assert_int_equal(parse("# nothing\n", &c, &err), 0);
+        assert_int_equal(c.scratch_size, -1);
+        config_free(&c);
+        expect_error("scratch_size = lots\n",
+                     "t.conf:1: bad value 'lots' for 'scratch_size' "
+                     "(expected a size such as 10G, or none)");
+        expect_error("scratch_size = -5M\n",
+                     "t.conf:1: bad value '-5M' for 'scratch_size' "
+                     "(expected a size such as 10G, or none)");
 }
 
 static void empty_file_sets_nothing(void **state)
@@ -240,6 +266,7 @@ int main(void)
                 cmocka_unit_test(empty_file_sets_nothing),
                 cmocka_unit_test(comments_blanks_and_spaces),
                 cmocka_unit_test(booleans_and_repeats),
+                cmocka_unit_test(scratch_size_takes_sizes_and_none),
                 cmocka_unit_test(errors_name_file_and_line),
                 cmocka_unit_test(over_long_line_is_refused),
                 cmocka_unit_test(missing_file),

@@ -479,6 +479,8 @@ static int view_copy(const struct view *old, size_t extra_folders,
         if (!view)
                 return -ENOMEM;
         view->rw_can_delete = old->rw_can_delete;
+        view->scratch_quota_bytes = old->scratch_quota_bytes;
+        view->scratch_quota = old->scratch_quota;
         view->folders = calloc(old->n_folders + extra_folders + 1,
                                sizeof(*view->folders));
         view->nodes = calloc(cap, sizeof(*view->nodes));

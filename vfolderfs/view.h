@@ -94,6 +94,12 @@ struct view {
         struct view_node *nodes;
         size_t n_nodes;
         bool rw_can_delete;
+        /*
+         * The session's scratch limit (-o scratch_size; 0: none) and its
+         * counter (quota.h), the same in every version of the view.
+         */
+        int64_t scratch_quota_bytes;
+        struct quota_folder *scratch_quota;
         /* hash of (parent node, name) -> node index, chained through hnext */
         int *buckets;
         int *hnext;

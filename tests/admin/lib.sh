@@ -296,6 +296,7 @@ dead_pid() {
 start_session() {
         local id=$1 pid=${2:-$$} host=${3:-$HOSTNAME_NOW}
         mkdir -p "$T/scratch/$id"
+        chmod 700 "$T/scratch" # as the daemon makes the scratch root
         echo scratch >"$T/scratch/$id/file"
         sql "UPDATE sessions SET pid = $pid, hostname = '$host', mountpoint = '$T/mnt',
                scratch = '$T/scratch/$id' WHERE id = '$id';

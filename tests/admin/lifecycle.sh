@@ -184,6 +184,57 @@ purge_of_folder_mounted_in_live_session_succeeds_with_force() {
         assert_eq 0 "$(sql "SELECT count(*) FROM folders")" "folder rows"
 }
 
+# A session made with `session create` and not started yet holds its
+# folders as a running one does (SPEC section 5).
+_created_session() {
+        ok session create --user alice --mount data
+        SID=$OUT
+}
+
+delete_of_folder_in_a_created_session_is_refused_without_force() {
+        _setup
+        _created_session
+        snapshot before
+        fails folder delete data
+        assert_unchanged before
+        [[ $ERR == *"$SID"*"not yet started"* ]] ||
+                fail "the refusal does not name the session" "session $SID, not yet started" "$ERR"
+        _status data
+        assert_eq ready "$JQ"
+}
+
+purge_of_folder_in_a_created_session_is_refused_without_force() {
+        _setup
+        _created_session
+        ok folder delete data --force
+        snapshot before
+        fails folder purge data
+        assert_unchanged before
+        [[ $ERR == *"$SID"* ]] || fail "the refusal does not name the session" "$SID" "$ERR"
+        assert_file_content "$DIR/file" payload
+}
+
+delete_and_purge_of_folder_in_a_created_session_succeed_with_force() {
+        _setup
+        _created_session
+        ok folder delete data --force
+        _status data
+        assert_eq trash "$JQ"
+        ok folder purge data --force
+        assert_absent "$DIR"
+}
+
+ending_a_never_started_session_releases_its_folders() {
+        _setup
+        _created_session
+        ok session end "$SID"
+        ok folder delete data
+        _status data
+        assert_eq trash "$JQ"
+        ok folder purge data
+        assert_absent "$DIR"
+}
+
 delete_is_allowed_once_the_session_has_ended() {
         _setup
         _mounted_session

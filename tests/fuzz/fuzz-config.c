@@ -23,6 +23,7 @@ static bool same(const struct vf_config *a, const struct vf_config *b)
                (!a->has_storage_uid || a->storage_uid == b->storage_uid) &&
                a->has_storage_gid == b->has_storage_gid &&
                (!a->has_storage_gid || a->storage_gid == b->storage_gid) &&
+               a->scratch_size == b->scratch_size &&
                a->rw_can_delete == b->rw_can_delete && a->watch == b->watch;
 }
 
@@ -61,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(!strncmp(err, "fuzz.conf", 9), "message '%s'", err);
                 CHECK(!c.catalog && !c.scratch && !c.has_storage_uid &&
                       !c.has_storage_gid && c.rw_can_delete == -1 &&
-                      c.watch == -1,
+                      c.watch == -1 && c.scratch_size == -1,
                       "configuration not empty after an error");
                 free(err);
                 return 0;
@@ -71,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_value(c.scratch);
         CHECK(c.rw_can_delete >= -1 && c.rw_can_delete <= 1, "%d", c.rw_can_delete);
         CHECK(c.watch >= -1 && c.watch <= 1, "%d", c.watch);
+        CHECK(c.scratch_size >= -1, "%lld", (long long)c.scratch_size);
         out = open_memstream(&text, &len);
         if (!out)
                 abort();
@@ -86,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(out, "rw_can_delete = %s\n", c.rw_can_delete ? "yes" : "no");
         if (c.watch >= 0)
                 fprintf(out, "watch = %s\n", c.watch ? "true" : "false");
+        if (c.scratch_size >= 0)
+                fprintf(out, "scratch_size = %lld\n", (long long)c.scratch_size);
         fprintf(out, "# end\n");
         fclose(out);
         f = fmemopen(text, len, "r");

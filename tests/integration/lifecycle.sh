@@ -4,7 +4,9 @@
 # records a session and its mounts; a clean unmount (fusermount3 -u, SIGTERM,
 # SIGINT) ends them and deletes scratch while folder data stays; a daemon
 # killed with SIGKILL leaves a stale session that the next daemon start, or
-# `session list`, ends (scratch removed); `session create` + source
+# `session list`, ends (scratch removed), and so does `fsck` -- also when the
+# killed daemon is left as a zombie by a parent that does not wait for it;
+# `session create` + source
 # session:ID mounts the requested folders at their aliases plus the automount
 # folders and nothing else; trashed folders and strangers' folders leave no
 # trace; folder directories cannot be removed.
@@ -167,8 +169,85 @@ session_list_reaps_a_killed_session() {
         assert "ended_at of the killed session to be set" test "$(ended_at_of "$KSID")" != null
 }
 
+# zombie_daemon: start a daemon under a parent that never waits for it
+# (python3 sleeping), kill -9 it and lazily unmount: the daemon stays a
+# zombie, which still answers kill(pid, 0).  Sets KSID and ZPARENT (kill it
+# to let init reap the zombie).
+zombie_daemon() {
+        local pid= i
+        KSID=
+        python3 -c '
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+print(pid, flush=True)
+time.sleep(300)
+' "$VFOLDERFS" -f -o "allow_other,catalog=$CAT,scratch=$SCRATCH" alice "$MNT" \
+                >"$T/zombie.pid" 2>>"$T/daemon.log" &
+        ZPARENT=$!
+        DAEMON_PIDS+=("$ZPARENT")
+        for i in $(seq 100); do
+                mountpoint -q "$MNT" && break
+                sleep 0.1
+        done
+        pid=$(cat "$T/zombie.pid")
+        mountpoint -q "$MNT" && [ -n "$pid" ] || return 1
+        KSID=$(session_of "$pid")
+        kill -KILL "$pid"
+        for i in $(seq 100); do
+                [ "$(awk '{ sub(/.*\) /, ""); print $1 }' /proc/"$pid"/stat 2>/dev/null)" = Z ] && break
+                sleep 0.05
+        done
+        umount -l "$MNT" 2>/dev/null
+        [ -n "$KSID" ] && kill -0 "$pid" 2>/dev/null &&
+                [ "$(awk '{ sub(/.*\) /, ""); print $1 }' /proc/"$pid"/stat)" = Z ]
+}
+
+zombie_done() {
+        kill "$ZPARENT" 2>/dev/null
+        wait "$ZPARENT" 2>/dev/null
+}
+
+a_new_daemon_start_reaps_a_zombie_daemons_session() {
+        zombie_daemon || { zombie_done; ITEST_WHY="could not leave a daemon as a zombie"; return 1; }
+        daemon_start "$MNT" alice 2>/dev/null || { zombie_done; ITEST_WHY="the next daemon did not start"; return 1; }
+        local scratch_gone=yes live
+        [ -e "$SCRATCH/$KSID" ] && scratch_gone=no
+        live=$(admin --json session list | jq '[.[] | select(.mountpoint == "'"$MNT"'")] | length')
+        daemon_stop "$MNT" "$DAEMON_PID"
+        zombie_done
+        assert_eq yes "$scratch_gone" "the zombie's scratch removed by the next start" &&
+        assert_eq 1 "$live" "live sessions at the mountpoint while the new one ran" &&
+        assert "ended_at of the zombie's session to be set" test "$(ended_at_of "$KSID")" != null
+}
+
+session_list_reaps_a_zombie_daemons_session() {
+        zombie_daemon || { zombie_done; ITEST_WHY="could not leave a daemon as a zombie"; return 1; }
+        local live
+        live=$(admin --json session list | jq -r --arg id "$KSID" '.[] | select(.id == $id) | .id')
+        zombie_done
+        assert_eq "" "$live" "the zombie's session among live sessions" &&
+        refute "the zombie's scratch directory to be removed" test -e "$SCRATCH/$KSID" &&
+        assert "ended_at of the zombie's session to be set" test "$(ended_at_of "$KSID")" != null
+}
+
+fsck_reaps_a_zombie_daemons_session() {
+        zombie_daemon || { zombie_done; ITEST_WHY="could not leave a daemon as a zombie"; return 1; }
+        local out
+        out=$(admin --json fsck --repair 2>&1)
+        zombie_done
+        assert "fsck to report the zombie's session ($out)" \
+                jq -e --arg id "$KSID" 'any(.[]; .subject == $id)' <<<"$out" &&
+        refute "the zombie's scratch directory to be removed" test -e "$SCRATCH/$KSID" &&
+        assert "ended_at of the zombie's session to be set" test "$(ended_at_of "$KSID")" != null
+}
+
 run_test a_new_daemon_start_reaps_a_killed_session
 run_test session_list_reaps_a_killed_session
+run_test a_new_daemon_start_reaps_a_zombie_daemons_session
+run_test session_list_reaps_a_zombie_daemons_session
+run_test fsck_reaps_a_zombie_daemons_session
 
 # ---- session 7: session create + source session:ID ------------------------------
 WS=$T/workspace

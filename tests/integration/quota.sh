@@ -8,6 +8,10 @@
 # folder really holds); statfs (df) inside the folder shows the quota as the
 # size and what is left as free; a quota change reaches a running daemon;
 # `fsck` reports a drifted usage counter and `fsck --repair` recounts it.
+# A session's scratch limit (-o scratch_size, or the configuration file's
+# scratch_size) is enforced the same way, shown by df at the session root,
+# and a full scratch changes nothing for the catalog, other sessions or
+# folders.
 #
 # What counts: st_size of regular files (each name of a hard link) -- the
 # measure of `vfolderfs-admin usage`.
@@ -272,5 +276,83 @@ for p in "${DAEMON_PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null
 done
 daemon_stop "$MNT" "$DAEMON_PID"
+
+# ---- scratch_size: the session's scratch limit (SPEC section 6) -------------
+# Session A runs with a 1 MiB scratch limit, session B (same user) with none.
+SMNT=$T/smnt
+mkdir -p "$SMNT"
+chmod 755 "$SMNT"
+must_start "$MNT" alice scratch_size=1M
+PA=$DAEMON_PID
+SA=$SCRATCH/$(session_of "$PA")
+must_start "$SMNT" alice
+PB=$DAEMON_PID
+
+scratch_writes_past_the_limit_fail_with_edquot_and_store_nothing_past_it() {
+        assert_eq ok "$(writes "$MNT/s1" 1000000 65536)" "1000000 bytes under a 1 MiB limit" &&
+        assert_eq EDQUOT "$(writes "$MNT/s2" 100000 100000)" "100000 more bytes" &&
+        assert_eq 0 "$(size_of "$SA/s2")" "bytes stored in s2" &&
+        assert_eq EDQUOT "$(op $U truncate "$MNT/s1" 2000000)" "truncate to 2000000" &&
+        assert_eq 1000000 "$(size_of "$SA/s1")" "s1 after the refused truncate"
+}
+
+df_of_the_session_root_shows_the_scratch_limit() {
+        local out bs blocks avail
+        out=$(asuser $U stat -f -c '%S %b %a' "$MNT") || { ITEST_WHY="statfs failed"; return 1; }
+        read -r bs blocks avail <<<"$out"
+        assert_eq $((Q / bs)) "$blocks" "size in $bs-byte blocks" &&
+        assert_eq $(((Q - 1000000) / bs)) "$avail" "free blocks with 1000000 bytes used" &&
+        assert_eq 1024 "$(asuser $U df -k --output=size "$MNT" | tail -n 1 | tr -d ' ')" "df size in KiB"
+}
+
+a_full_scratch_changes_nothing_for_the_catalog_other_sessions_or_folders() {
+        # A's scratch is full (previous cases); everything else goes on.
+        assert_eq EDQUOT "$(writes "$MNT/s3" 100000 100000)" "A's scratch is full" &&
+        assert_eq ok "$(writes "$SMNT/big" 2000000 65536)" "2 MB in B's scratch" &&
+        assert_eq ok "$(writes "$MNT/free/fromA" 2000000 65536)" "2 MB into a folder from A" &&
+        assert "the catalog to answer" admin folder list &&
+        assert_eq 2000000 "$(size_of "$(backing_of free)/fromA")" "what the folder holds"
+}
+
+removing_scratch_files_gives_the_room_back() {
+        asuser $U rm -f "$MNT/s1" "$MNT/s2" "$MNT/s3"
+        assert_eq ok "$(writes "$MNT/s4" 1000000 65536)" "1000000 bytes after the removal"
+}
+
+a_bad_scratch_size_fails_the_start_and_records_nothing() {
+        local before status m=$T/badmnt
+        mkdir -p "$m"
+        before=$(admin --json session list --all | jq length)
+        "$VFOLDERFS" -f -o "allow_other,catalog=$CAT,scratch=$SCRATCH,scratch_size=lots" \
+                alice "$m" >"$T/ss.out" 2>"$T/ss.err"
+        status=$?
+        assert_eq 2 "$status" "exit status" &&
+        assert_eq "vfolderfs: bad option 'scratch_size=lots': expected a size such as 10G, or none" \
+                "$(head -n 1 "$T/ss.err")" "message" &&
+        refute "the mountpoint to be mounted" mountpoint -q "$m" &&
+        assert_eq "$before" "$(admin --json session list --all | jq length)" "sessions"
+}
+
+the_configuration_file_gives_the_default_limit_and_the_option_wins() {
+        local conf=$T/vf.conf size_conf size_opt
+        printf 'scratch_size = 2M\n' >"$conf"
+        daemon_stop "$SMNT" "$PB"
+        must_start "$SMNT" alice "config=$conf"
+        size_conf=$(asuser $U df -k --output=size "$SMNT" | tail -n 1 | tr -d ' ')
+        daemon_stop "$SMNT" "$DAEMON_PID"
+        must_start "$SMNT" alice "config=$conf,scratch_size=512K"
+        size_opt=$(asuser $U df -k --output=size "$SMNT" | tail -n 1 | tr -d ' ')
+        daemon_stop "$SMNT" "$DAEMON_PID"
+        assert_eq 2048 "$size_conf" "df size (KiB) from the configuration file" &&
+        assert_eq 512 "$size_opt" "df size (KiB) with -o scratch_size=512K"
+}
+
+timed scratch_writes_past_the_limit_fail_with_edquot_and_store_nothing_past_it
+timed df_of_the_session_root_shows_the_scratch_limit
+timed a_full_scratch_changes_nothing_for_the_catalog_other_sessions_or_folders
+timed removing_scratch_files_gives_the_room_back
+timed a_bad_scratch_size_fails_the_start_and_records_nothing
+timed the_configuration_file_gives_the_default_limit_and_the_option_wins
+daemon_stop "$MNT" "$PA"
 
 itest_end

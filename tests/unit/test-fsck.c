@@ -160,7 +160,8 @@ static void orphan_directory_is_reported_and_never_deleted(void **state)
         cat_uuid_new(oid);
         assert_int_equal(cat_backing_path(fx->root, CAT_OWNER_PROJECT, oid,
                                           fid, &orphan), 0);
-        assert_int_equal(cat_mkdir_p(orphan, 0755), 0);
+        /* its parents private, as folder create makes them */
+        assert_int_equal(cat_mkdir_p(orphan, 0700), 0);
         assert_true(asprintf(&file, "%s/data.bin", orphan) > 0);
         fx_write_file(file, "someone's data");
 
@@ -272,6 +273,93 @@ static void scratch_left_by_an_ended_session_is_removed_on_repair(void **state)
         cat_session_free(s);
 }
 
+static mode_t mode_of(const char *path)
+{
+        struct stat st;
+
+        assert_int_equal(lstat(path, &st), 0);
+        return st.st_mode & 07777;
+}
+
+/* The scope directory of a folder's backing path: three levels up. */
+static char *scope_of(const char *backing)
+{
+        char *p = strdup(backing);
+
+        assert_non_null(p);
+        for (int i = 0; i < 3; i++)
+                *strrchr(p, '/') = 0;
+        return p;
+}
+
+static void new_folders_and_catalogs_are_private_whatever_the_umask(void **state)
+{
+        struct fx *fx = *state;
+        mode_t old = umask(0);
+        const char *id;
+        char *path, *scope;
+
+        fx_user(fx, "alice");
+        id = fx_folder(fx, "data", "alice", NULL, CAT_PERM_WD);
+        path = fx_backing(fx, id);
+        scope = scope_of(path);
+        umask(old);
+        assert_int_equal(mode_of(fx->db), 0600);
+        assert_int_equal(mode_of(scope), 0700);
+        *strrchr(path, '/') = 0;
+        assert_int_equal(mode_of(path), 0700); /* second fan-out level */
+        *strrchr(path, '/') = 0;
+        assert_int_equal(mode_of(path), 0700); /* first fan-out level */
+        free(path);
+        path = fx_backing(fx, id);
+        assert_int_equal(mode_of(path), 0755); /* the folder's own */
+        free(path);
+        free(scope);
+}
+
+static void loose_modes_are_reported_and_tightened_on_repair(void **state)
+{
+        struct fx *fx = *state;
+        struct report rep = { 0 };
+        const struct cat_fsck_issue *is;
+        const char *id;
+        char *path, *scope;
+
+        fx_user(fx, "alice");
+        id = fx_folder(fx, "data", "alice", NULL, CAT_PERM_WD);
+        path = fx_backing(fx, id);
+        scope = scope_of(path);
+        /* As an older vfolderfs made them. */
+        assert_int_equal(chmod(scope, 0755), 0);
+        assert_int_equal(chmod(fx->db, 0644), 0);
+
+        run_fsck(fx, false, &rep);
+        assert_int_equal(rep.n, 2);
+        is = find(&rep, CAT_FSCK_LOOSE_MODE, scope);
+        assert_non_null(is);
+        assert_false(is->repaired);
+        is = find(&rep, CAT_FSCK_LOOSE_MODE, fx->db);
+        assert_non_null(is);
+        assert_false(is->repaired);
+        assert_int_equal(mode_of(scope), 0755);
+        report_release(&rep);
+
+        run_fsck(fx, true, &rep);
+        assert_int_equal(rep.n, 2);
+        assert_true(find(&rep, CAT_FSCK_LOOSE_MODE, scope)->repaired);
+        assert_true(find(&rep, CAT_FSCK_LOOSE_MODE, fx->db)->repaired);
+        report_release(&rep);
+        assert_int_equal(mode_of(scope), 0700);
+        assert_int_equal(mode_of(fx->db), 0600);
+        assert_int_equal(mode_of(path), 0755); /* never the folder's own */
+
+        run_fsck(fx, true, &rep);
+        assert_int_equal(rep.n, 0);
+        report_release(&rep);
+        free(path);
+        free(scope);
+}
+
 static void damaged_index_is_an_integrity_issue(void **state)
 {
         struct fx *fx = *state;
@@ -310,6 +398,8 @@ int main(void)
                 T(stale_session_is_reported_and_ended_on_repair),
                 T(scratch_left_by_an_ended_session_is_removed_on_repair),
                 T(damaged_index_is_an_integrity_issue),
+                T(new_folders_and_catalogs_are_private_whatever_the_umask),
+                T(loose_modes_are_reported_and_tightened_on_repair),
         };
 
         return cmocka_run_group_tests_name("fsck", tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * and listing sessions and mounts.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,7 +393,10 @@ static void requested_folder_gone_meanwhile_fails_the_start(void **state)
         populate(fx);
         create_session(fx, "alice", specs, id);
         snprintf(source, sizeof(source), "session:%s", id);
-        assert_ok(cat_folder_delete(fx->cat, "data", false, reterr));
+        /* The created session holds it: only a forced delete takes it. */
+        assert_unchanged(fx, cat_folder_delete(fx->cat, "data", false, reterr),
+                         -EBUSY, id);
+        assert_ok(cat_folder_delete(fx->cat, "data", true, reterr));
         assert_unchanged(fx, start_result(fx, source, reterr), -ENOENT,
                          "'data'");
         assert_true(asprintf(&scratch, "%s/%s", fx->scratch, id) > 0);
@@ -574,6 +578,82 @@ static void process_identity_tells_a_reused_pid_apart(void **state)
         free(me);
         free(again);
         free(parent);
+}
+
+/*
+ * A child killed and not waited for: a zombie, which still answers
+ * kill(pid, 0) and keeps its start time.  Returns its pid (reap it with
+ * waitpid()); *ret_identity is its identity while it lived.
+ */
+static pid_t zombie(char **ret_identity)
+{
+        char path[64], buf[256];
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        *ret_identity = cat_process_identity(pid);
+        assert_non_null(*ret_identity);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        for (int i = 0; i < 500; i++) {
+                FILE *f = fopen(path, "re");
+                char *p = NULL;
+
+                if (f && fgets(buf, sizeof(buf), f))
+                        p = strrchr(buf, ')');
+                if (f)
+                        fclose(f);
+                if (p && p[2] == 'Z')
+                        return pid;
+                usleep(10000);
+        }
+        fail_msg("child %d did not become a zombie", (int)pid);
+        return -1;
+}
+
+static void a_zombie_daemon_is_gone(void **state)
+{
+        char *identity = NULL;
+        pid_t pid = zombie(&identity);
+
+        (void)state;
+        assert_int_equal(kill(pid, 0), 0); /* what made it look alive */
+        assert_true(cat_process_gone(pid, identity));
+        assert_true(cat_process_gone(pid, NULL));
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        free(identity);
+}
+
+static void reap_ends_a_session_whose_daemon_is_a_zombie(void **state)
+{
+        struct fx *fx = *state;
+        struct started z = { 0 };
+        struct cat_session *s = NULL;
+        char *identity = NULL, *sql;
+        size_t reaped = 0;
+        pid_t pid;
+
+        populate(fx);
+        pid = zombie(&identity);
+        start(fx, "alice", pid, &z);
+        /* started with the zombie's pid; its identity as when it lived */
+        assert_true(asprintf(&sql, "UPDATE sessions SET pid_identity = '%s'"
+                             " WHERE id = '%s'", identity, z.s->id) > 0);
+        fx_sql(fx, sql);
+        free(sql);
+        assert_ok(cat_session_reap(fx->cat, "h1", &reaped, reterr));
+        assert_int_equal(reaped, 1);
+        assert_ok(cat_session_get(fx->cat, z.s->id, &s, reterr));
+        assert_true(s->ended_at > 0);
+        assert_false(fx_exists(z.s->scratch));
+        cat_session_free(s);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        started_release(&z);
+        free(identity);
 }
 
 static void reap_ends_a_session_whose_pid_now_belongs_to_another_process(void **state)
@@ -870,6 +950,8 @@ int main(void)
                 T(created_session_can_be_ended_before_it_starts),
                 T(reap_ends_only_sessions_whose_pid_is_dead_on_this_host),
                 cmocka_unit_test(process_identity_tells_a_reused_pid_apart),
+                cmocka_unit_test(a_zombie_daemon_is_gone),
+                T(reap_ends_a_session_whose_daemon_is_a_zombie),
                 T(reap_ends_a_session_whose_pid_now_belongs_to_another_process),
                 T(starting_a_session_reaps_stale_ones_of_the_host),
                 T(session_list_shows_live_ones_or_all_oldest_first),
