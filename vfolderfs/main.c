@@ -30,6 +30,7 @@
 #include "config.h"
 #include "devio.h"
 #include "live.h"
+#include "locks.h"
 #include "loop.h"
 #include "epoch.h"
 #include "stats.h"
@@ -606,6 +607,12 @@ int main(int argc, char *argv[])
          */
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
+        /* File locks taken on the storage (locks.h). */
+        r = locks_new(se, ctx.inodes, &ctx.locks);
+        if (r < 0) {
+                fail("cannot start", NULL, strerror(-r));
+                goto out_end;
+        }
         /*
          * Changes from elsewhere invalidate the kernel's cache (watch.h).
          * Without the privilege for it (an unprivileged daemon) the short
@@ -712,6 +719,11 @@ int main(int argc, char *argv[])
 
 out_end:
         /*
+         * Lock waits still running get EINTR (the kernel may still be
+         * there, after a signal) and their threads are joined.
+         */
+        locks_stop(ctx.locks);
+        /*
          * The watcher notifies through se: stop it before se goes, after
          * the unmount (a notification in flight then fails at once instead
          * of waiting on a request no worker is left to answer).
@@ -756,6 +768,7 @@ out:
                 fuse_loop_cfg_destroy(loop_config);
         view_free(ctx.view);
         inode_table_free(ctx.inodes);
+        locks_free(ctx.locks);
         cat_mount_list_free(mounts, n_mounts);
         cat_session_free(session);
         if (cat)
