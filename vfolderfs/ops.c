@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1087,13 +1088,21 @@ static void prefetch(const struct inode *inode, int fd)
 
 /*
  * What an open or a create answers besides the handle:
+ *   - an O_APPEND open is direct I/O: the kernel then sends each write(2)
+ *     as one WRITE (up to max_write) straight from the caller's buffer.
+ *     Through the page cache a write that reaches into a page not read yet
+ *     is split in two WRITEs, and another session's append could land
+ *     between the halves; as one WRITE on the O_APPEND backing descriptor
+ *     it lands whole at the storage file's real end, whatever its size in
+ *     the kernel's cache.  (Such a handle may still be mapped: see
+ *     FUSE_DIRECT_IO_ALLOW_MMAP in devio.h.)
  *   - FLUSH is sent at every close(2): the kernel keeps no record of the
  *     POSIX locks the daemon takes for it (locks.h), and FLUSH, which
  *     names the closing lock owner, is where they are released.
  */
 static void set_open_flags(struct fuse_file_info *fi)
 {
-        fi->direct_io = 0;
+        fi->direct_io = (fi->flags & O_APPEND) != 0;
         fi->noflush = 0;
 }
 
@@ -1288,6 +1297,35 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/*
+ * Write data, a page of a shared mapping written back (FUSE_WRITE_CACHE),
+ * at off.  The kernel sends it through any writable open of the file, and
+ * one opened with O_APPEND has a backing descriptor that would append it at
+ * the end instead: RWF_NOAPPEND writes it where it belongs (without that
+ * flag, before Linux 4.16: through a descriptor of its own).  Returns the
+ * bytes written or a negative errno.
+ */
+static ssize_t write_page(int fd, const struct fuse_buf *data, off_t off)
+{
+        struct iovec iov = { data->mem, data->size };
+        char path[PROC_FD_MAX];
+        ssize_t n;
+        int wfd;
+
+        n = pwritev2(fd, &iov, 1, off, RWF_NOAPPEND);
+        if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+                return n < 0 ? -errno : n;
+        proc_path(path, fd);
+        wfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (wfd < 0)
+                return -errno;
+        n = pwrite(wfd, data->mem, data->size, off);
+        if (n < 0)
+                n = -errno;
+        close(wfd);
+        return n;
+}
+
 static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                           struct fuse_bufvec *in_buf, off_t off,
                           struct fuse_file_info *fi)
@@ -1308,7 +1346,9 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
         {
                 struct quota_op q;
 
-                bool append = fi->flags & O_APPEND;
+                bool append = (fi->flags & O_APPEND) && !fi->writepage;
+                bool page = fi->writepage && in_buf->count == 1 &&
+                            !(in_buf->buf[0].flags & FUSE_BUF_IS_FD);
                 size_t n = fuse_buf_size(in_buf);
 
                 err = quota_begin(ctx->view, inode_of(req, ino)->folder,
@@ -1318,7 +1358,8 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                         fuse_reply_err(req, err);
                         return;
                 }
-                res = fuse_buf_copy(&out, in_buf, 0);
+                res = page ? write_page((int)fi->fh, &in_buf->buf[0], off)
+                           : fuse_buf_copy(&out, in_buf, 0);
                 if (res == -ENOSPC) {
                         /* Files forgotten just now may still hold space. */
                         inode_table_settle(ctx->inodes);
@@ -1326,7 +1367,9 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                         in_buf->off = 0;
                         out.idx = 0;
                         out.off = 0;
-                        res = fuse_buf_copy(&out, in_buf, 0);
+                        res = page ? write_page((int)fi->fh, &in_buf->buf[0],
+                                                off)
+                                   : fuse_buf_copy(&out, in_buf, 0);
                 }
                 quota_end(&q, (int)fi->fh);
         }
