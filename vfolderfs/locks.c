@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "locks.h"
+#include "watch.h"
 
 /* The signal that wakes a waiter; its handler does nothing. */
 #define LOCKS_SIGNAL (SIGRTMIN + 2)
@@ -62,6 +63,7 @@ struct waiter {
 
 struct locks {
         struct fuse_session *se;  /* for cache invalidations */
+        struct vfs_ctx *ctx;      /* its storage watcher */
         struct inode_table *inodes;
         pthread_mutex_t lock;
         pthread_cond_t idle;      /* the active list became empty */
@@ -325,15 +327,18 @@ void locks_release(struct inode *inode, int fh)
 }
 
 /*
- * A lock was granted on ino: drop the kernel's cached data and attributes
- * of the file before the holder is told, so that it reads what the storage
- * holds now, written by whoever held the lock before it in another session
- * (NFS clients do the same when they take a lock).  Writes are not cached
- * (no writeback cache): what the holder writes is on the storage by the
- * time it unlocks.
+ * A lock was granted on ino: before the holder is told, the kernel's
+ * cache must show what whoever held the lock before it (in another session,
+ * on the storage host) left behind.  So the storage watcher acts on every
+ * change reported so far (names: a journal another session removed must
+ * not be found in the dentry cache, watch_sync()), and the file's cached
+ * data and attributes are dropped (an NFS client does the same when it
+ * takes a lock).  Writes are not cached (no writeback cache): what the
+ * holder writes is on the storage by the time it unlocks.
  */
 static void drop_cache(struct locks *l, fuse_ino_t ino)
 {
+        watch_sync(l->ctx->watch);
         (void)fuse_lowlevel_notify_inval_inode(l->se, ino, 0, 0);
 }
 
@@ -344,7 +349,7 @@ static void wake_handler(int sig)
         (void)sig;
 }
 
-int locks_new(struct fuse_session *se, struct inode_table *inodes,
+int locks_new(struct fuse_session *se, struct vfs_ctx *ctx,
               struct locks **ret_locks)
 {
         struct sigaction sa;
@@ -360,7 +365,8 @@ int locks_new(struct fuse_session *se, struct inode_table *inodes,
         if (!l)
                 return -ENOMEM;
         l->se = se;
-        l->inodes = inodes;
+        l->ctx = ctx;
+        l->inodes = ctx->inodes;
         pthread_mutex_init(&l->lock, NULL);
         pthread_cond_init(&l->idle, NULL);
         list_init(&l->active);

@@ -53,10 +53,11 @@
 struct locks;
 
 /*
- * The daemon's lock state (waiters) over the inode table inodes; installs
- * the handler of LOCKS_SIGNAL.  Returns 0 or a negative errno.
+ * The daemon's lock state (waiters) for session se and ctx (its inode
+ * table; its storage watcher, read when a lock is granted); installs the
+ * handler of LOCKS_SIGNAL.  Returns 0 or a negative errno.
  */
-int locks_new(struct fuse_session *se, struct inode_table *inodes,
+int locks_new(struct fuse_session *se, struct vfs_ctx *ctx,
               struct locks **ret_locks);
 
 /*

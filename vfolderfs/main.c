@@ -608,7 +608,7 @@ int main(int argc, char *argv[])
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
         /* File locks taken on the storage (locks.h). */
-        r = locks_new(se, ctx.inodes, &ctx.locks);
+        r = locks_new(se, &ctx, &ctx.locks);
         if (r < 0) {
                 fail("cannot start", NULL, strerror(-r));
                 goto out_end;

@@ -17,6 +17,11 @@
  *   flockw:sh|ex      blocking flock(): "ok MS" or "ERRNO MS"
  *   open2 / close2    open / close a second descriptor of PATH (same mode)
  *   close             close the first descriptor
+ *   read:N            pread N bytes at 0 (through the page cache), printed
+ *                     with '.' for what is not printable
+ *   write:TEXT        pwrite TEXT at 0: "ok" or the errno name
+ *   exists:FILE       stat FILE: "yes" or "no"
+ *   unlink:FILE       unlink FILE: "ok" or the errno name
  *   waitfile:FILE     wait (20 s at most) until FILE exists: "go"
  *   sleep:MS          sleep MS milliseconds: "slept"
  *   hold              print "holding" and sleep until killed
@@ -32,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +168,33 @@ static int step(const char *s)
         } else if (strcmp(s, "close") == 0) {
                 puts(close(fd) < 0 ? err_name(errno) : "ok");
                 fd = -1;
+        } else if (strncmp(s, "read:", 5) == 0) {
+                char buf[256];
+                int n = atoi(s + 5);
+                ssize_t got;
+
+                if (n <= 0 || n > (int)sizeof(buf))
+                        return -1;
+                got = pread(fd, buf, (size_t)n, 0);
+                if (got < 0) {
+                        puts(err_name(errno));
+                } else {
+                        for (ssize_t k = 0; k < got; k++)
+                                putchar(buf[k] >= 0x20 && buf[k] < 0x7f ?
+                                                buf[k] : '.');
+                        putchar('\n');
+                }
+        } else if (strncmp(s, "write:", 6) == 0) {
+                size_t n = strlen(s + 6);
+
+                puts(pwrite(fd, s + 6, n, 0) == (ssize_t)n ? "ok"
+                                                          : err_name(errno));
+        } else if (strncmp(s, "exists:", 7) == 0) {
+                struct stat st;
+
+                puts(stat(s + 7, &st) == 0 ? "yes" : "no");
+        } else if (strncmp(s, "unlink:", 7) == 0) {
+                puts(unlink(s + 7) == 0 ? "ok" : err_name(errno));
         } else if (strncmp(s, "waitfile:", 9) == 0) {
                 for (int i = 0; i < 2000 && access(s + 9, F_OK) < 0; i++)
                         usleep(10000);

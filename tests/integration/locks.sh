@@ -19,10 +19,16 @@
 #     waiter killed with SIGKILL dies at once; afterwards the daemon has no
 #     waiter thread and no extra descriptor left;
 #   - a daemon killed with SIGKILL leaves no lock behind;
+#   - once a lock is granted in a session, it reads what the previous
+#     holder (on the storage host) wrote and does not find the file it
+#     removed: the kernel's cached data and names are brought up to date
+#     before the lock is (vfolderfs/watch.h watch_sync());
 #   - locks in scratch, in a read-only folder (read lock yes, write lock
 #     EBADF as the kernel says), and EIO in a folder that went away;
 #   - SQLite in rollback-journal mode: one writer process in each session,
-#     WRITES transactions each, ends with integrity_check ok and every row.
+#     WRITES (default 2000) transactions each, every tenth held open for
+#     20 ms (so that the other session looks up the journal while it
+#     exists), ends with integrity_check ok and every row.
 # On a daemon without lock operations the kernel keeps locks per mount:
 # every cross-session and host case fails there.
 
@@ -476,10 +482,35 @@ a_folder_that_went_away_refuses_locks_with_eio() {
                 "read lock before; write lock, flock, getlk, unlock after the folder went"
 }
 
+# A lock granted in a session comes after what the previous holder did on
+# the storage host: the session reads the data it wrote (not its own cached
+# pages) and does not find the file it removed (not its own cached entry),
+# at once, not a cache period or a watcher batch later.
+a_lock_holder_sees_what_the_previous_holder_wrote_and_removed() {
+        local got
+        printf 'OLD!' >"$B/v"
+        printf 'j' >"$B/j"
+        chown $U:$U "$B/v" "$B/j"
+        bg host v set:w:0:0 waitfile:$T/v.go write:NEW! unlink:$B/j set:u:0:0 hold
+        local hpid=$BG_PID hout=$BG_OUT
+        lines_of "$hout" 1 || { ITEST_WHY="host: $(cat "$hout")"; stop "$hpid"; return 1; }
+        bg s1 v read:4 exists:$MNT/shared/j setw:w:0:0 read:4 exists:$MNT/shared/j
+        local wout=$BG_OUT wpid=$BG_PID
+        lines_of "$wout" 2
+        sleep 0.5
+        touch "$T/v.go"
+        lines_of "$wout" 5 50
+        got="$(sed -n 1,2p "$wout" | tr '\n' ' ')| $(sed -n 3p "$wout" | cut -d' ' -f1) $(sed -n 4,5p "$wout" | tr '\n' ' ')"
+        stop "$hpid"
+        stop "$wpid"
+        assert_eq "OLD! yes | ok NEW! no " "$got" \
+                "session 1 before waiting (data, the other file) | once granted"
+}
+
 # ---- SQLite in rollback-journal mode, one writer in each session ----------
 
 cat >"$T/sqlw.py" <<'EOF'
-import sqlite3, sys
+import sqlite3, sys, time
 path, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 db = sqlite3.connect(path, timeout=60, isolation_level=None)
 mode = db.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
@@ -488,6 +519,10 @@ db.execute("CREATE TABLE IF NOT EXISTS t(who TEXT, i INTEGER, pad BLOB)")
 for i in range(n):
     db.execute("BEGIN IMMEDIATE")
     db.execute("INSERT INTO t VALUES (?, ?, randomblob(300))", (who, i))
+    if i % 10 == 0:
+        # a transaction longer than the storage watcher's 10 ms batch, so
+        # the other session has looked up the journal before it goes
+        time.sleep(0.02)
     db.execute("COMMIT")
 db.close()
 print("done", n)
@@ -542,6 +577,7 @@ run_test a_waiter_killed_with_sigkill_dies_at_once
 run_test locks_in_scratch_are_taken_on_the_scratch_file
 run_test a_read_only_folder_allows_read_locks
 run_test a_folder_that_went_away_refuses_locks_with_eio
+run_test a_lock_holder_sees_what_the_previous_holder_wrote_and_removed
 run_test sqlite_in_rollback_mode_written_from_two_sessions_stays_whole
 run_test a_killed_daemon_leaves_no_lock_behind
 daemon_stop "$MNT2" "$PID2"
