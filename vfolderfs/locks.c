@@ -58,7 +58,7 @@ struct waiter {
         struct flock fl;          /* POSIX: the lock asked for */
         int op;                   /* flock: LOCK_SH or LOCK_EX */
         pthread_t thread;         /* written under the registry lock */
-        bool cancelled;           /* atomic */
+        int cancel;               /* atomic: 0, or the errno to end with */
 };
 
 struct locks {
@@ -375,13 +375,24 @@ int locks_new(struct fuse_session *se, struct vfs_ctx *ctx,
         return 0;
 }
 
+/*
+ * End w's wait with err: EINTR when the caller got a signal (the kernel
+ * restarts the call for a handler with SA_RESTART: it does so only with a
+ * signal pending), ENOLCK when the daemon stops.  The first reason wins.
+ */
+static void cancel(struct waiter *w, int err)
+{
+        int none = 0;
+
+        __atomic_compare_exchange_n(&w->cancel, &none, err, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        pthread_kill(w->thread, LOCKS_SIGNAL);
+}
+
 static void interrupted(fuse_req_t req, void *data)
 {
-        struct waiter *w = data;
-
         (void)req;
-        __atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
-        pthread_kill(w->thread, LOCKS_SIGNAL);
+        cancel(data, EINTR);
 }
 
 /*
@@ -417,10 +428,10 @@ static int start_ticks(timer_t *ret_timer)
 static int wait_for_lock(struct waiter *w)
 {
         for (;;) {
-                int r;
+                int r = __atomic_load_n(&w->cancel, __ATOMIC_ACQUIRE);
 
-                if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE))
-                        return EINTR;
+                if (r)
+                        return r;
                 if (w->ctx)
                         r = fcntl(w->fd, F_OFD_SETLKW, &w->fl);
                 else
@@ -552,10 +563,8 @@ void locks_stop(struct locks *l)
         pthread_mutex_lock(&l->lock);
         l->stopping = true;
         for (struct waiter *w = l->active.next; w != &l->active;
-             w = w->next) {
-                __atomic_store_n(&w->cancelled, true, __ATOMIC_RELEASE);
-                pthread_kill(w->thread, LOCKS_SIGNAL);
-        }
+             w = w->next)
+                cancel(w, ENOLCK);
         while (l->n_active)
                 pthread_cond_wait(&l->idle, &l->lock);
         pthread_mutex_unlock(&l->lock);

@@ -61,7 +61,7 @@ int locks_new(struct fuse_session *se, struct vfs_ctx *ctx,
               struct locks **ret_locks);
 
 /*
- * Cancel every waiter (each replies EINTR, to a kernel that may be gone)
+ * Cancel every waiter (each replies ENOLCK, to a kernel that may be gone)
  * and join them.  Call once no request can start any more (the session
  * loop has returned), before the session and the inode table are freed.
  */

@@ -719,7 +719,7 @@ int main(int argc, char *argv[])
 
 out_end:
         /*
-         * Lock waits still running get EINTR (the kernel may still be
+         * Lock waits still running get ENOLCK (the kernel may still be
          * there, after a signal) and their threads are joined.
          */
         locks_stop(ctx.locks);

@@ -18,7 +18,8 @@
 #     SA_RESTART ends the wait with EINTR, one with SA_RESTART does not; a
 #     waiter killed with SIGKILL dies at once; afterwards the daemon has no
 #     waiter thread and no extra descriptor left;
-#   - a daemon killed with SIGKILL leaves no lock behind;
+#   - a daemon stopped (SIGTERM) while a process waits ends the wait with
+#     ENOLCK and exits; a daemon killed with SIGKILL leaves no lock behind;
 #   - once a lock is granted in a session, it reads what the previous
 #     holder (on the storage host) wrote and does not find the file it
 #     removed: the kernel's cached data and names are brought up to date
@@ -411,6 +412,27 @@ a_waiter_killed_with_sigkill_dies_at_once() {
         no_waiters_left "$PID2" "$fds"
 }
 
+a_daemon_stopped_while_a_process_waits_ends_the_wait_and_exits() {
+        local pid3 got
+        newfile y
+        must_start "$MNT3" alice
+        pid3=$DAEMON_PID
+        holding host y set:w:0:0 || return 1
+        local hpid=$BG_PID
+        bg s1 "$MNT3/shared/y" sleep:0 setw:w:0:0
+        local wpid=$BG_PID wout=$BG_OUT
+        lines_of "$wout" 1
+        sleep 0.5
+        kill -TERM "$pid3"
+        wait_exit "$pid3" 50
+        lines_of "$wout" 2 50
+        got="$WAIT_STATUS $(sed -n 2p "$wout" | cut -d' ' -f1)"
+        stop "$wpid"
+        stop "$hpid"
+        umount -l "$MNT3" 2>/dev/null
+        assert_eq "0 ENOLCK" "$got" "the daemon's exit status (within 5 s), the waiter's answer"
+}
+
 a_killed_daemon_leaves_no_lock_behind() {
         local pid3 before after
         newfile z
@@ -579,6 +601,7 @@ run_test a_read_only_folder_allows_read_locks
 run_test a_folder_that_went_away_refuses_locks_with_eio
 run_test a_lock_holder_sees_what_the_previous_holder_wrote_and_removed
 run_test sqlite_in_rollback_mode_written_from_two_sessions_stays_whole
+run_test a_daemon_stopped_while_a_process_waits_ends_the_wait_and_exits
 run_test a_killed_daemon_leaves_no_lock_behind
 daemon_stop "$MNT2" "$PID2"
 daemon_stop "$MNT" "$PID1"
