@@ -70,6 +70,7 @@ struct locks {
         struct waiter active;     /* list heads */
         struct waiter done;       /* finished, to be joined */
         size_t n_active;
+        size_t max_active;        /* LOCKS_MAX_WAITERS */
         bool stopping;
 };
 
@@ -367,6 +368,14 @@ int locks_new(struct fuse_session *se, struct vfs_ctx *ctx,
         l->se = se;
         l->ctx = ctx;
         l->inodes = ctx->inodes;
+        l->max_active = LOCKS_MAX_WAITERS;
+        /* For tests only: a cap that a few waits reach. */
+        {
+                const char *m = getenv("VFOLDERFS_TEST_LOCK_WAITERS");
+
+                if (m && *m)
+                        l->max_active = strtoul(m, NULL, 10);
+        }
         pthread_mutex_init(&l->lock, NULL);
         pthread_cond_init(&l->idle, NULL);
         list_init(&l->active);
@@ -534,7 +543,7 @@ static int spawn(struct locks *l, struct waiter *w)
         reap(l);
         w->locks = l;
         pthread_mutex_lock(&l->lock);
-        if (l->stopping || l->n_active >= LOCKS_MAX_WAITERS) {
+        if (l->stopping || l->n_active >= l->max_active) {
                 pthread_mutex_unlock(&l->lock);
                 return ENOLCK;
         }

@@ -17,7 +17,8 @@
 #     session or the host) releases, then get the lock; a signal without
 #     SA_RESTART ends the wait with EINTR, one with SA_RESTART does not; a
 #     waiter killed with SIGKILL dies at once; afterwards the daemon has no
-#     waiter thread and no extra descriptor left;
+#     waiter thread and no extra descriptor left; past the cap on waits
+#     (lowered for the test) a wait fails with ENOLCK;
 #   - a daemon stopped (SIGTERM) while a process waits ends the wait with
 #     ENOLCK and exits; a daemon killed with SIGKILL leaves no lock behind;
 #   - once a lock is granted in a session, it reads what the previous
@@ -412,6 +413,33 @@ a_waiter_killed_with_sigkill_dies_at_once() {
         no_waiters_left "$PID2" "$fds"
 }
 
+# With the cap on waits lowered to 2 (VFOLDERFS_TEST_LOCK_WAITERS), a third
+# wait fails with ENOLCK at once; the two others go on waiting.
+waits_past_the_cap_fail_with_enolck() {
+        local pid3 got w1 w2 w3
+        newfile e
+        export VFOLDERFS_TEST_LOCK_WAITERS=2
+        daemon_start "$MNT3" alice 2>"$T/start.err"
+        local r=$?
+        unset VFOLDERFS_TEST_LOCK_WAITERS
+        [ $r = 0 ] || { ITEST_WHY="cannot start the daemon: $(cat "$T/start.err")"; return 1; }
+        pid3=$DAEMON_PID
+        holding host e set:w:0:0 flock:ex || return 1
+        local hpid=$BG_PID
+        bg s1 "$MNT3/shared/e" setw:w:0:0
+        w1=$BG_PID
+        bg s1 "$MNT3/shared/e" flockw:ex
+        w2=$BG_PID
+        sleep 0.5
+        got=$(lk s1 "$MNT3/shared/e" setw:w:0:0 | cut -d' ' -f1)
+        got="$got $(daemon_waiters "$pid3")"
+        stop "$w1"
+        stop "$w2"
+        stop "$hpid"
+        daemon_stop "$MNT3" "$pid3"
+        assert_eq "ENOLCK 2" "$got" "a third wait, waiter threads"
+}
+
 a_daemon_stopped_while_a_process_waits_ends_the_wait_and_exits() {
         local pid3 got
         newfile y
@@ -601,6 +629,7 @@ run_test a_read_only_folder_allows_read_locks
 run_test a_folder_that_went_away_refuses_locks_with_eio
 run_test a_lock_holder_sees_what_the_previous_holder_wrote_and_removed
 run_test sqlite_in_rollback_mode_written_from_two_sessions_stays_whole
+run_test waits_past_the_cap_fail_with_enolck
 run_test a_daemon_stopped_while_a_process_waits_ends_the_wait_and_exits
 run_test a_killed_daemon_leaves_no_lock_behind
 daemon_stop "$MNT2" "$PID2"
