@@ -71,7 +71,7 @@ struct locks {
         struct waiter done;       /* finished, to be joined */
         size_t n_active;
         size_t max_active;        /* LOCKS_MAX_WAITERS */
-        bool stopping;
+        bool stopping;            /* atomic reads outside the lock */
 };
 
 static void list_init(struct waiter *head)
@@ -458,6 +458,7 @@ static void *waiter_main(void *arg)
         struct locks *l = w->locks;
         sigset_t wake;
         timer_t timer = 0;
+        bool granted;
         int err;
 
         pthread_setname_np(pthread_self(), "vfolderfs-lockw");
@@ -479,13 +480,20 @@ static void *waiter_main(void *arg)
                 err = ENOLCK;
         }
         pthread_sigmask(SIG_BLOCK, &wake, NULL);
-        if (!err)
-                drop_cache(l, w->ino);
         /*
-         * A lock granted for a request that can no longer be answered (the
-         * connection is gone) is given back.
+         * A lock granted while the daemon stops is not reported: dropping
+         * the kernel's cache could need a request that no worker is left to
+         * answer (a dirty page of a mapping written back).
          */
-        if (fuse_reply_err(w->req, err) < 0 && !err) {
+        granted = !err;
+        if (granted && __atomic_load_n(&l->stopping, __ATOMIC_ACQUIRE))
+                err = ENOLCK;
+        else if (granted)
+                drop_cache(l, w->ino);
+        if (fuse_reply_err(w->req, err) < 0 && !err)
+                err = ENOTCONN; /* the request is gone */
+        /* A lock granted and not reported is given back. */
+        if (granted && err) {
                 if (w->ctx) {
                         w->fl.l_type = F_UNLCK;
                         (void)fcntl(w->fd, F_OFD_SETLK, &w->fl);
@@ -570,7 +578,7 @@ void locks_stop(struct locks *l)
         if (!l)
                 return;
         pthread_mutex_lock(&l->lock);
-        l->stopping = true;
+        __atomic_store_n(&l->stopping, true, __ATOMIC_RELEASE);
         for (struct waiter *w = l->active.next; w != &l->active;
              w = w->next)
                 cancel(w, ENOLCK);
