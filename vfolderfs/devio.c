@@ -15,10 +15,16 @@
 
 #include "devio.h"
 
+/* Protocol 7.39 (Linux 6.6); the kernel headers here may be older. */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
 /* Set once by the INIT request, read by the INIT reply (same thread). */
 static uint64_t init_unique;
 static bool init_offered;
 static bool dirops_offered;
+static bool mmap_offered;
 static bool killpriv_v2;
 /* Set before the loop runs: the read-ahead to set once INIT is taken. */
 static unsigned int readahead_kb;
@@ -39,6 +45,13 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
                 init_unique = in->unique;
                 init_offered = (arg->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
                 dirops_offered = (arg->flags & FUSE_PARALLEL_DIROPS) != 0;
+                mmap_offered = (arg->flags & FUSE_INIT_EXT) &&
+                               n >= (ssize_t)(sizeof(*in) +
+                                              offsetof(struct fuse_init_in,
+                                                       flags2) +
+                                              sizeof(arg->flags2)) &&
+                               (arg->flags2 &
+                                (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
         }
         return n;
 }
@@ -83,6 +96,14 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count,
                         }
                         if (dirops_offered)
                                 arg->flags |= FUSE_PARALLEL_DIROPS;
+                        if (mmap_offered &&
+                            iov[1].iov_len >= offsetof(struct fuse_init_out,
+                                                       flags2) +
+                                                      sizeof(arg->flags2)) {
+                                arg->flags |= FUSE_INIT_EXT;
+                                arg->flags2 |= (uint32_t)
+                                        (FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+                        }
                         init_unique = 0;
                         if (readahead_kb && arg->max_readahead <
                                             readahead_kb * 1024U)

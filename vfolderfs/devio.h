@@ -2,9 +2,9 @@
 /*
  * devio.h - the daemon's own reads and writes of /dev/fuse (libfuse's
  * custom I/O hooks), which exist for what libfuse 3.14 cannot express in
- * the INIT reply: to accept the kernel's FUSE_HANDLE_KILLPRIV_V2 and
- * FUSE_PARALLEL_DIROPS offers, and to raise the mount's read-ahead window
- * past the kernel's offer.
+ * the INIT reply: to accept the kernel's FUSE_HANDLE_KILLPRIV_V2,
+ * FUSE_PARALLEL_DIROPS and FUSE_DIRECT_IO_ALLOW_MMAP offers, and to raise
+ * the mount's read-ahead window past the kernel's offer.
  *
  * Without HANDLE_KILLPRIV_V2 the kernel asks the daemon for "security.capability" before
  * every write(2), truncate and chown (a GETXATTR round trip each), and for
@@ -20,6 +20,12 @@
  * reply is recognised by the unique id of the INIT request (always read
  * with read(2): libfuse splices only after INIT), and each flag is added
  * only when the kernel offered it.
+ *
+ * FUSE_DIRECT_IO_ALLOW_MMAP lets a file opened for direct I/O be mapped
+ * shared, as any other: the daemon answers O_APPEND opens with direct I/O
+ * (ops.c set_open_flags()), and without it the kernel refuses MAP_SHARED
+ * on them with ENODEV (a file opened "a+" and mapped to be read, say).
+ * The kernel then keeps the mapping coherent with the direct writes.
  *
  * Without PARALLEL_DIROPS the kernel sends one LOOKUP or READDIR at a time
  * per directory, holding a lock that no signal interrupts: a lookup of one

@@ -59,6 +59,7 @@ struct inode_table {
                            * descriptor */
         size_t budget;
         void (*dir_free)(void *dir); /* of records' listing state */
+        void (*locks_free)(void *locks); /* of records' lock state */
         bool handles_ok;
         struct mount_fd *mounts; /* one fd per mount that handles came from */
         void (*release_hook)(void *arg, const struct inode *inode, int fd);
@@ -212,6 +213,8 @@ void inode_table_free(struct inode_table *t)
 
                         if (i->dir)
                                 t->dir_free(i->dir);
+                        if (i->locks)
+                                t->locks_free(i->locks);
                         if (i->fd >= 0)
                                 close(i->fd);
                         free(i->handle);
@@ -507,6 +510,9 @@ void inode_table_forget(struct inode_table *t, struct inode *inode,
         /* No request is left on the record: its listing state goes too. */
         if (inode->dir)
                 t->dir_free(inode->dir);
+        /* Nor on its lock state: no file of it is open any more. */
+        if (inode->locks)
+                t->locks_free(inode->locks);
         if (inode->fd >= 0) {
                 if (inode->watched && t->release_hook)
                         t->release_hook(t->hook_arg, inode, inode->fd);
@@ -530,6 +536,18 @@ void *inode_dir_attach(struct inode_table *t, struct inode *inode,
         return none;
 }
 
+void *inode_locks_attach(struct inode_table *t, struct inode *inode,
+                         void *locks, void (*locks_free)(void *locks))
+{
+        void *none = NULL;
+
+        __atomic_store_n(&t->locks_free, locks_free, __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&inode->locks, &none, locks, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return locks;
+        return none;
+}
+
 bool inode_table_take_fd(struct inode_table *t)
 {
         size_t held = __atomic_load_n(&t->fds_held, __ATOMIC_RELAXED);
@@ -541,6 +559,11 @@ bool inode_table_take_fd(struct inode_table *t)
                                               true, __ATOMIC_RELAXED,
                                               __ATOMIC_RELAXED));
         return true;
+}
+
+void inode_table_count_fd(struct inode_table *t)
+{
+        __atomic_add_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);
 }
 
 void inode_table_return_fd(struct inode_table *t)

@@ -49,6 +49,8 @@ struct inode {
         uint64_t generation;
         void *dir;           /* listing state of a directory (ops.c), or
                               * NULL: see inode_dir_attach() */
+        void *locks;         /* lock state of a file (locks.c), or NULL:
+                              * see inode_locks_attach() */
 };
 
 struct inode_table;
@@ -149,12 +151,26 @@ void *inode_dir_attach(struct inode_table *table, struct inode *inode,
                        void *dir, void (*dir_free)(void *dir));
 
 /*
+ * The same for the lock state of a file (locks.h): attach locks unless
+ * the record has lock state already; the table frees it with locks_free
+ * when it removes the record or is freed.  Returns the state now attached.
+ */
+void *inode_locks_attach(struct inode_table *table, struct inode *inode,
+                         void *locks, void (*locks_free)(void *locks));
+
+/*
  * Count one descriptor kept outside the records (a cached directory
  * stream) against the budget.  Returns false, counting nothing, when the
  * table holds its budget already; pair every true with
  * inode_table_return_fd().
  */
 bool inode_table_take_fd(struct inode_table *table);
+/*
+ * Count one descriptor that must be kept whatever the budget (one that
+ * holds a lock: closing it would release the lock); pair with
+ * inode_table_return_fd().
+ */
+void inode_table_count_fd(struct inode_table *table);
 void inode_table_return_fd(struct inode_table *table);
 
 /*

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "devio.h"
 #include "live.h"
+#include "locks.h"
 #include "loop.h"
 #include "quota.h"
 #include "epoch.h"
@@ -686,6 +687,12 @@ int main(int argc, char *argv[])
          */
         inode_table_set_budget(ctx.inodes, nofile / 2,
                                handles_work(ctx.root.fd));
+        /* File locks taken on the storage (locks.h). */
+        r = locks_new(se, &ctx, &ctx.locks);
+        if (r < 0) {
+                fail("cannot start", NULL, strerror(-r));
+                goto out_end;
+        }
         /*
          * Changes from elsewhere invalidate the kernel's cache (watch.h).
          * Without the privilege for it (an unprivileged daemon) the short
@@ -792,6 +799,11 @@ int main(int argc, char *argv[])
 
 out_end:
         /*
+         * Lock waits still running get ENOLCK (the kernel may still be
+         * there, after a signal) and their threads are joined.
+         */
+        locks_stop(ctx.locks);
+        /*
          * The watcher notifies through se: stop it before se goes, after
          * the unmount (a notification in flight then fails at once instead
          * of waiting on a request no worker is left to answer).
@@ -837,6 +849,7 @@ out:
         view_free(ctx.view);
         quota_scratch_free(scratch_quota);
         inode_table_free(ctx.inodes);
+        locks_free(ctx.locks);
         cat_mount_list_free(mounts, n_mounts);
         cat_session_free(session);
         if (cat)

@@ -23,9 +23,11 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "quota.h"
 #include "vfolderfs.h"
 #include "watch.h"
@@ -86,10 +88,9 @@ static int check(const struct vfs_ctx *ctx, const struct inode *inode,
 }
 
 /*
- * Whether closing a descriptor written through must send FLUSH: only where
+ * Whether FLUSH must close a duplicate of the backing descriptor: only where
  * the backing file system may report an error at close (NFS, FUSE...).  On
- * a local one every error came from write(2) or comes from fsync(2), and
- * the kernel needs no FLUSH to release POSIX locks (it keeps them itself).
+ * a local one every error came from write(2) or comes from fsync(2).
  */
 static bool flush_needed(const struct vfs_ctx *ctx, const struct inode *inode)
 {
@@ -1085,6 +1086,26 @@ static void prefetch(const struct inode *inode, int fd)
                 (void)posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
 }
 
+/*
+ * What an open or a create answers besides the handle:
+ *   - an O_APPEND open is direct I/O: the kernel then sends each write(2)
+ *     as one WRITE (up to max_write) straight from the caller's buffer.
+ *     Through the page cache a write that reaches into a page not read yet
+ *     is split in two WRITEs, and another session's append could land
+ *     between the halves; as one WRITE on the O_APPEND backing descriptor
+ *     it lands whole at the storage file's real end, whatever its size in
+ *     the kernel's cache.  (Such a handle may still be mapped: see
+ *     FUSE_DIRECT_IO_ALLOW_MMAP in devio.h.)
+ *   - FLUSH is sent at every close(2): the kernel keeps no record of the
+ *     POSIX locks the daemon takes for it (locks.h), and FLUSH, which
+ *     names the closing lock owner, is where they are released.
+ */
+static void set_open_flags(struct fuse_file_info *fi)
+{
+        fi->direct_io = (fi->flags & O_APPEND) != 0;
+        fi->noflush = 0;
+}
+
 static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct vfs_ctx *ctx = ctx_of(req);
@@ -1153,13 +1174,7 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fi->fh = (uint64_t)fd;
         /* See vfs_init(): the kernel invalidates on mtime/size change. */
         fi->keep_cache = 1;
-        fi->direct_io = 0;
-        /*
-         * Closing a descriptor that never wrote has nothing to report, nor
-         * has one on a local file system: spare close(2) the FLUSH round
-         * trip.
-         */
-        fi->noflush = !writing || !flush_needed(ctx, inode);
+        set_open_flags(fi);
         if (fuse_reply_open(req, fi) == -ENOENT)
                 close(fd); /* interrupted: no release will come */
 }
@@ -1202,8 +1217,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         quota_add_entry(ctx->view, dir->folder, 0);
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
-        fi->direct_io = 0;
-        fi->noflush = !flush_needed(ctx, dir); /* see vfs_open() */
+        set_open_flags(fi);
         if (fuse_reply_create(req, &e, fi) == -ENOENT) {
                 forget_entry(ctx, e.ino);
                 close(fd);
@@ -1283,6 +1297,35 @@ static void vfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/*
+ * Write data, a page of a shared mapping written back (FUSE_WRITE_CACHE),
+ * at off.  The kernel sends it through any writable open of the file, and
+ * one opened with O_APPEND has a backing descriptor that would append it at
+ * the end instead: RWF_NOAPPEND writes it where it belongs (without that
+ * flag, before Linux 4.16: through a descriptor of its own).  Returns the
+ * bytes written or a negative errno.
+ */
+static ssize_t write_page(int fd, const struct fuse_buf *data, off_t off)
+{
+        struct iovec iov = { data->mem, data->size };
+        char path[PROC_FD_MAX];
+        ssize_t n;
+        int wfd;
+
+        n = pwritev2(fd, &iov, 1, off, RWF_NOAPPEND);
+        if (n >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+                return n < 0 ? -errno : n;
+        proc_path(path, fd);
+        wfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (wfd < 0)
+                return -errno;
+        n = pwrite(wfd, data->mem, data->size, off);
+        if (n < 0)
+                n = -errno;
+        close(wfd);
+        return n;
+}
+
 static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                           struct fuse_bufvec *in_buf, off_t off,
                           struct fuse_file_info *fi)
@@ -1303,7 +1346,9 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
         {
                 struct quota_op q;
 
-                bool append = fi->flags & O_APPEND;
+                bool append = (fi->flags & O_APPEND) && !fi->writepage;
+                bool page = fi->writepage && in_buf->count == 1 &&
+                            !(in_buf->buf[0].flags & FUSE_BUF_IS_FD);
                 size_t n = fuse_buf_size(in_buf);
 
                 err = quota_begin(ctx->view, inode_of(req, ino)->folder,
@@ -1313,7 +1358,8 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                         fuse_reply_err(req, err);
                         return;
                 }
-                res = fuse_buf_copy(&out, in_buf, 0);
+                res = page ? write_page((int)fi->fh, &in_buf->buf[0], off)
+                           : fuse_buf_copy(&out, in_buf, 0);
                 if (res == -ENOSPC) {
                         /* Files forgotten just now may still hold space. */
                         inode_table_settle(ctx->inodes);
@@ -1321,7 +1367,9 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
                         in_buf->off = 0;
                         out.idx = 0;
                         out.off = 0;
-                        res = fuse_buf_copy(&out, in_buf, 0);
+                        res = page ? write_page((int)fi->fh, &in_buf->buf[0],
+                                                off)
+                                   : fuse_buf_copy(&out, in_buf, 0);
                 }
                 quota_end(&q, (int)fi->fh);
         }
@@ -1333,9 +1381,16 @@ static void vfs_write_buf(fuse_req_t req, fuse_ino_t ino,
 
 static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
         int fd;
 
-        (void)ino;
+        /* A close by a process releases its POSIX locks on the file. */
+        locks_flush(inode, fi->lock_owner);
+        if (!flush_needed(ctx, inode)) {
+                fuse_reply_err(req, 0);
+                return;
+        }
         /* close() of a duplicate reports deferred write errors (NFS). */
         fd = dup((int)fi->fh);
         if (fd < 0) {
@@ -1348,8 +1403,8 @@ static void vfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void vfs_release(fuse_req_t req, fuse_ino_t ino,
                         struct fuse_file_info *fi)
 {
-        (void)ino;
-        close((int)fi->fh);
+        locks_release(inode_of(req, ino), (int)fi->fh);
+        close((int)fi->fh); /* and with it the open file's flock() lock */
         fuse_reply_err(req, 0);
 }
 
@@ -2296,6 +2351,55 @@ static void vfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
                 fuse_reply_write(req, (size_t)n);
 }
 
+/*
+ * Locks (locks.h).  They need no write permission: a read lock in a
+ * read-only folder is fine, and the kernel itself refuses a write lock on
+ * a descriptor not open for writing.  In a folder that is gone, taking or
+ * testing a lock fails with EIO as every operation does; releasing one
+ * still works.
+ */
+static void vfs_getlk(fuse_req_t req, fuse_ino_t ino,
+                      struct fuse_file_info *fi, struct flock *lock)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        int err = check(ctx, inode, VIEW_OP_READ);
+
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                locks_getlk(ctx->locks, req, inode, fi, lock);
+}
+
+static void vfs_setlk(fuse_req_t req, fuse_ino_t ino,
+                      struct fuse_file_info *fi, struct flock *lock,
+                      int sleep)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        struct inode *inode = inode_of(req, ino);
+        int err = lock->l_type == F_UNLCK ? 0
+                                          : check(ctx, inode, VIEW_OP_READ);
+
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                locks_setlk(ctx->locks, req, ino, inode, fi, lock, sleep);
+}
+
+static void vfs_flock(fuse_req_t req, fuse_ino_t ino,
+                      struct fuse_file_info *fi, int op)
+{
+        struct vfs_ctx *ctx = ctx_of(req);
+        int err = (op & LOCK_UN) ? 0
+                                 : check(ctx, inode_of(req, ino),
+                                         VIEW_OP_READ);
+
+        if (err)
+                fuse_reply_err(req, err);
+        else
+                locks_flock(ctx->locks, req, ino, fi, op);
+}
+
 static void vfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
                       struct fuse_file_info *fi)
 {
@@ -2346,4 +2450,7 @@ const struct fuse_lowlevel_ops vfs_ops = {
         .fallocate = vfs_fallocate,
         .copy_file_range = vfs_copy_file_range,
         .lseek = vfs_lseek,
+        .getlk = vfs_getlk,
+        .setlk = vfs_setlk,
+        .flock = vfs_flock,
 };

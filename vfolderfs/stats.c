@@ -20,6 +20,7 @@ enum {
         S_OPENDIR, S_READDIR, S_READDIRPLUS, S_RELEASEDIR, S_FSYNCDIR,
         S_STATFS, S_SETXATTR, S_GETXATTR, S_LISTXATTR, S_REMOVEXATTR,
         S_ACCESS, S_CREATE, S_FALLOCATE, S_COPY_FILE_RANGE, S_LSEEK,
+        S_GETLK, S_SETLK, S_FLOCK,
         S_COUNT
 };
 
@@ -30,6 +31,7 @@ static const char *const names[S_COUNT] = {
         "opendir", "readdir", "readdirplus", "releasedir", "fsyncdir",
         "statfs", "setxattr", "getxattr", "listxattr", "removexattr",
         "access", "create", "fallocate", "copy_file_range", "lseek",
+        "getlk", "setlk", "flock",
 };
 
 static unsigned long long counts[S_COUNT];
@@ -146,6 +148,15 @@ WRAP(copy_file_range, S_COPY_FILE_RANGE,
 WRAP(lseek, S_LSEEK,
      (fuse_req_t r, fuse_ino_t i, off_t o, int w, struct fuse_file_info *f),
      (r, i, o, w, f))
+WRAP(getlk, S_GETLK,
+     (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f, struct flock *l),
+     (r, i, f, l))
+WRAP(setlk, S_SETLK,
+     (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f, struct flock *l,
+      int s), (r, i, f, l, s))
+WRAP(flock, S_FLOCK,
+     (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f, int o),
+     (r, i, f, o))
 
 #define HOOK(op)                                                             \
         do {                                                                 \
@@ -165,7 +176,7 @@ const struct fuse_lowlevel_ops *stats_ops(bool count)
         HOOK(readdirplus); HOOK(releasedir); HOOK(fsyncdir); HOOK(statfs);
         HOOK(setxattr); HOOK(getxattr); HOOK(listxattr); HOOK(removexattr);
         HOOK(access); HOOK(create); HOOK(fallocate); HOOK(copy_file_range);
-        HOOK(lseek);
+        HOOK(lseek); HOOK(getlk); HOOK(setlk); HOOK(flock);
         return &table;
 }
 

@@ -18,6 +18,8 @@
 #include "inode.h"
 #include "view.h"
 
+struct locks;
+
 struct vfs_ctx {
         /*
          * The session view; replaced (never changed in place) by the
@@ -34,6 +36,7 @@ struct vfs_ctx {
         double timeout;        /* entry and attribute cache, seconds */
         bool scratch_close_reports; /* view_close_reports() of scratch */
         struct watch *watch;   /* storage watcher (watch.h), or NULL */
+        struct locks *locks;   /* file locks and their waiters (locks.h) */
 };
 
 extern const struct fuse_lowlevel_ops vfs_ops;

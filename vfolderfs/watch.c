@@ -59,6 +59,13 @@ struct watch {
         pthread_mutex_t lock; /* fs[] and n_fs */
         struct watched_fs fs[WATCH_MAX_FS];
         size_t n_fs;
+        /*
+         * Held while events are read and acted on (by the thread or by
+         * watch_sync()): once watch_sync() has it, every event read before
+         * has been acted on.
+         */
+        pthread_mutex_t read_lock;
+        char *buf;            /* WATCH_BUF, under read_lock */
         pthread_t thread;
         bool started;
 };
@@ -261,42 +268,20 @@ static void handle_event(struct watch *w,
         }
 }
 
-static void *watch_thread(void *arg)
+/*
+ * Read the events queued now and act on them, until none is left (all of
+ * them: more than a buffer may be queued).  Called with read_lock held.
+ */
+static void drain(struct watch *w)
 {
-        struct watch *w = arg;
-        char *buf = malloc(WATCH_BUF);
-        struct pollfd pfd[2] = {
-                { .fd = w->fan_fd, .events = POLLIN },
-                { .fd = w->stop_fd, .events = POLLIN },
-        };
+        char *buf = w->buf;
 
-        if (!buf) {
-                fprintf(stderr, "vfolderfs: storage watcher: out of memory; "
-                                "changes from elsewhere show within %.0f s\n",
-                        WATCH_CACHE_S);
-                return NULL;
-        }
         for (;;) {
-                ssize_t len;
+                ssize_t len = read(w->fan_fd, buf, WATCH_BUF);
                 size_t off = 0;
 
-                if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-                        break;
-                if (pfd[1].revents)
-                        break;
-                /*
-                 * Let the events of a burst gather first: the kernel merges
-                 * repeats (a file written a thousand times in that time is
-                 * one event), and a stream of writes, this daemon's own
-                 * included, wakes this thread WATCH_BATCH_MS apart at most
-                 * instead of once per write.
-                 */
-                nanosleep(&(struct timespec){ .tv_nsec = WATCH_BATCH_MS *
-                                                         1000000L },
-                          NULL);
-                len = read(w->fan_fd, buf, WATCH_BUF);
                 if (len <= 0)
-                        continue;
+                        return; /* EAGAIN: the queue is empty */
                 while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
                         struct fanotify_event_metadata m;
 
@@ -315,8 +300,45 @@ static void *watch_thread(void *arg)
                         off += m.event_len;
                 }
         }
-        free(buf);
+}
+
+static void *watch_thread(void *arg)
+{
+        struct watch *w = arg;
+        struct pollfd pfd[2] = {
+                { .fd = w->fan_fd, .events = POLLIN },
+                { .fd = w->stop_fd, .events = POLLIN },
+        };
+
+        for (;;) {
+                if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+                        break;
+                if (pfd[1].revents)
+                        break;
+                /*
+                 * Let the events of a burst gather first: the kernel merges
+                 * repeats (a file written a thousand times in that time is
+                 * one event), and a stream of writes, this daemon's own
+                 * included, wakes this thread WATCH_BATCH_MS apart at most
+                 * instead of once per write.
+                 */
+                nanosleep(&(struct timespec){ .tv_nsec = WATCH_BATCH_MS *
+                                                         1000000L },
+                          NULL);
+                pthread_mutex_lock(&w->read_lock);
+                drain(w);
+                pthread_mutex_unlock(&w->read_lock);
+        }
         return NULL;
+}
+
+void watch_sync(struct watch *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->read_lock);
+        drain(w);
+        pthread_mutex_unlock(&w->read_lock);
 }
 
 int watch_start(struct fuse_session *se, struct vfs_ctx *ctx,
@@ -335,7 +357,14 @@ int watch_start(struct fuse_session *se, struct vfs_ctx *ctx,
         w->root_ino = ctx->root.ino;
         w->self = getpid();
         w->stop_fd = -1;
+        w->fan_fd = -1;
         pthread_mutex_init(&w->lock, NULL);
+        pthread_mutex_init(&w->read_lock, NULL);
+        w->buf = malloc(WATCH_BUF);
+        if (!w->buf) {
+                r = -ENOMEM;
+                goto fail;
+        }
         w->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC |
                                           FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
                                           FAN_UNLIMITED_MARKS |
@@ -381,5 +410,7 @@ void watch_stop(struct watch *w)
         if (w->stop_fd >= 0)
                 close(w->stop_fd);
         pthread_mutex_destroy(&w->lock);
+        pthread_mutex_destroy(&w->read_lock);
+        free(w->buf);
         free(w);
 }

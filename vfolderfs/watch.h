@@ -58,6 +58,16 @@ void watch_undir(struct watch *watch, int fd);
 struct inode;
 void watch_release_hook(void *arg, const struct inode *inode, int fd);
 
+/*
+ * Act on every change reported so far, now, in the calling thread (the
+ * watcher thread otherwise lets events gather for 10 ms): once it
+ * returns, what the kernel caches of this mount reflects every change made
+ * elsewhere before the call.  A lock granted on the storage comes after
+ * whatever its previous holder did, so locks.c calls this before telling a
+ * process it holds a lock.  Accepts NULL; thread-safe.
+ */
+void watch_sync(struct watch *watch);
+
 /* Stop the thread and free everything; accepts NULL. */
 void watch_stop(struct watch *watch);
 
