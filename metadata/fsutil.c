@@ -59,7 +59,7 @@ int cat_mkdir_p(const char *path, mode_t mode)
         }
 }
 
-enum walk_mode { WALK_REMOVE, WALK_COPY, WALK_USAGE };
+enum walk_mode { WALK_REMOVE, WALK_COPY, WALK_USAGE, WALK_CREATOR };
 
 struct frame {
         int fd, dst_fd;    /* -1 while closed to save descriptors */
@@ -77,7 +77,26 @@ struct walk {
         struct frame *frames;
         size_t depth, cap, open;
         int64_t bytes, files;
+        const char *user_id; /* WALK_CREATOR: whose entries they must be */
+        char *foreign;       /* WALK_CREATOR: the first that is not */
 };
+
+/*
+ * WALK_CREATOR: stop the walk (1) at the first entry (name in dirfd, or
+ * fd itself when name is NULL) that user_id did not create.
+ */
+static int check_creator(struct walk *w, int fd, const char *name,
+                         const char *shown)
+{
+        int r = cat_creator_is(fd, name, w->user_id);
+
+        if (r == 0 && !w->foreign) {
+                w->foreign = strdup(shown);
+                if (!w->foreign)
+                        return -ENOMEM;
+        }
+        return r < 0 ? (r == -ENOENT ? 0 : r) : !r;
+}
 
 static void free_names(char **names, size_t n)
 {
@@ -384,6 +403,8 @@ static int visit(struct walk *w, const char *name)
                                 return copy_symlink(f->fd, f->dst_fd, name,
                                                     &st);
                         return 0; /* devices, fifos, sockets are not data */
+                case WALK_CREATOR:
+                        return check_creator(w, f->fd, name, name);
                 }
         }
 
@@ -400,6 +421,13 @@ static int visit(struct walk *w, const char *name)
         }
         if (w->mode == WALK_USAGE)
                 w->files++;
+        if (w->mode == WALK_CREATOR) {
+                r = check_creator(w, fd, NULL, name);
+                if (r != 0) {
+                        close(fd);
+                        return r;
+                }
+        }
         if (w->mode == WALK_COPY) {
                 if (mkdirat(f->dst_fd, name, 0700) < 0) {
                         r = -errno;
@@ -491,14 +519,15 @@ static void walk_release(struct walk *w)
         free(w->frames);
 }
 
-static int walk_tree(struct walk *w, const char *path, const char *dst)
+static int walk_tree_at(struct walk *w, int dirfd, const char *path,
+                        const char *dst)
 {
         struct stat st;
         int fd, dst_fd = -1, r;
         dev_t dev = 0;
         ino_t ino = 0;
 
-        fd = open_dir_at(AT_FDCWD, path, &dev, &ino);
+        fd = open_dir_at(dirfd, path, &dev, &ino);
         if (fd < 0)
                 return fd;
         if (fstat(fd, &st) < 0) {
@@ -513,6 +542,13 @@ static int walk_tree(struct walk *w, const char *path, const char *dst)
                         return dst_fd;
                 }
         }
+        if (w->mode == WALK_CREATOR) {
+                r = check_creator(w, fd, NULL, path);
+                if (r != 0) {
+                        close(fd);
+                        return r;
+                }
+        }
         r = push(w, fd, dst_fd, &st, NULL);
         if (r < 0) {
                 close(fd);
@@ -524,6 +560,11 @@ static int walk_tree(struct walk *w, const char *path, const char *dst)
         r = walk_run(w);
         walk_release(w);
         return r;
+}
+
+static int walk_tree(struct walk *w, const char *path, const char *dst)
+{
+        return walk_tree_at(w, AT_FDCWD, path, dst);
 }
 
 int cat_tree_remove(const char *path)
@@ -568,4 +609,30 @@ int cat_tree_usage(const char *path, int64_t *ret_bytes, int64_t *ret_files)
         *ret_bytes = w.bytes;
         *ret_files = w.files;
         return 0;
+}
+
+int cat_tree_created_by(int fd, const char *name, const char *user_id,
+                        char **ret_foreign)
+{
+        struct walk w = { .mode = WALK_CREATOR, .user_id = user_id };
+        struct stat st;
+        int r;
+
+        if (!name || !*name || strchr(name, '/'))
+                return -EINVAL;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                r = check_creator(&w, fd, name, name);
+        else
+                r = walk_tree_at(&w, fd, name, NULL);
+        if (r < 0) {
+                free(w.foreign);
+                return r;
+        }
+        if (r > 0 && ret_foreign)
+                *ret_foreign = w.foreign;
+        else
+                free(w.foreign);
+        return r > 0 ? 0 : 1;
 }
