@@ -560,6 +560,7 @@ int main(int argc, char *argv[])
         }
         ctx.uid = session->uid;
         ctx.gid = session->gid;
+        memcpy(ctx.user_id, session->user_id, sizeof(ctx.user_id));
 
         ctx.root.fd = open(session->scratch,
                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
