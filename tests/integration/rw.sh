@@ -114,7 +114,7 @@ script() {
 # record_of PATH: the creator record on the storage, or "none".
 record_of() {
         local v
-        v=$(getfattr -h --only-values -n "$CAT_XATTR" "$1" 2>/dev/null) && { echo "$v"; return; }
+        v=$(getfattr -h --absolute-names --only-values -n "$CAT_XATTR" "$1" 2>/dev/null) && { echo "$v"; return; }
         echo none
 }
 CAT_XATTR=trusted.vfolderfs.creator
@@ -447,7 +447,7 @@ record_is_the_creators_uuid_on_the_storage_entry() {
                 assert_eq "$ALICE_ID" "$(record_of "$SH/$e")" "record of $e" || return 1
         done
         # a symlink's record is its own, not its target's
-        assert_eq "$ALICE_ID" "$(getfattr -h --only-values -n "$CAT_XATTR" "$SH/rec_link")" "the link's own record" &&
+        assert_eq "$ALICE_ID" "$(getfattr -h --absolute-names --only-values -n "$CAT_XATTR" "$SH/rec_link")" "the link's own record" &&
                 is ok $A unlink "$MNT/shared/rec_link" &&
                 is ok $A unlink "$MNT/shared/rec_fifo" &&
                 is ok $A rmdir "$MNT/shared/rec_dir"
@@ -606,7 +606,7 @@ session_cannot_read_list_set_or_remove_the_record() {
                 "attribute names getfattr -d -m - shows" || return 1
         assert_eq "$ALICE_ID" "$(record_of "$SH/xa_file")" "alice's record on the storage" &&
                 assert_eq "$BOB_ID" "$(record_of "$SH/xa_host")" "the host's trusted record" &&
-                assert_eq "$BOB_ID" "$(getfattr --only-values -n user.vfolderfs.creator "$SH/xa_host")" \
+                assert_eq "$BOB_ID" "$(getfattr --absolute-names --only-values -n user.vfolderfs.creator "$SH/xa_host")" \
                         "the host's user record" &&
                 # still bob's: alice cannot remove it, bob can
                 is EPERM $A unlink "$h" &&
