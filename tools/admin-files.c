@@ -639,7 +639,8 @@ static const struct admin_command files_sub[] = {
                   "Options:\n" USER_HELP,
           .run = run_ls },
         { .name = "mkdir", .path = "files mkdir", .synopsis = "REF PATH [-p] [--user U]",
-          .help = "Make a directory (mode 0755) in the folder.\n\n"
+          .help = "Make a directory (mode 0755) in the folder.  With --user, U is\n"
+                  "recorded as its creator.\n\n"
                   "Options:\n"
                   "  -p, --parents       make parent directories; no error if it exists\n"
                   USER_HELP,
@@ -649,9 +650,10 @@ static const struct admin_command files_sub[] = {
                   "folder (default: the root; an existing directory or a PATH ending\n"
                   "in '/' receives it under LOCAL's name).  The file (mode 0644)\n"
                   "appears whole or not at all.  An existing file is kept unless\n"
-                  "--force.\n\n"
+                  "--force.  With --user, U is recorded as the file's creator.\n\n"
                   "Options:\n"
-                  "  -f, --force         replace an existing regular file\n"
+                  "  -f, --force         replace an existing regular file (with rw:\n"
+                  "                      one that U created)\n"
                   USER_HELP,
           .run = admin_files_put },
         { .name = "get", .path = "files get", .synopsis = "REF PATH [LOCAL] [--user U]",
@@ -662,15 +664,16 @@ static const struct admin_command files_sub[] = {
           .run = admin_files_get },
         { .name = "rm", .path = "files rm", .synopsis = "REF PATH [-r] [--user U]",
           .help = "Remove a file, symlink or (with -r) directory tree of the folder.\n"
-                  "Symbolic links are removed, never followed.\n\n"
+                  "Symbolic links are removed, never followed.  With rw, only what\n"
+                  "U created (a tree: all of it, else nothing is removed).\n\n"
                   "Options:\n"
                   "  -r, --recursive     remove a directory and its contents\n"
                   USER_HELP,
           .run = run_rm },
         { .name = "mv", .path = "files mv", .synopsis = "REF SRC DST [--user U]",
           .help = "Rename SRC to DST inside the folder (into DST when it is an\n"
-                  "existing directory).  An existing DST is replaced only with wd\n"
-                  "permission (always for the operator).\n\n"
+                  "existing directory).  An existing DST is replaced for the\n"
+                  "operator, with wd permission, and with rw only when U created it.\n\n"
                   "Options:\n" USER_HELP,
           .run = run_mv },
         { 0 },
