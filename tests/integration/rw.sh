@@ -32,6 +32,8 @@
 #    inode (a file replaced on the storage host is no longer alice's, a
 #    hard link to bob's file is bob's, bob's file renamed by alice is still
 #    bob's); a session can neither read, list, set nor remove it.
+#  - The race: a second session of alice's swapping bob's file in under the
+#    name her first session removes never gets bob's file removed.
 #  - A storage host without extended attributes: nothing can be recorded,
 #    every entry counts as someone else's, and the daemon says so once.
 
@@ -574,6 +576,41 @@ removing_ones_own_tree_stops_at_a_colleagues_entry() {
                 is ENOTEMPTY $A rmdir "$MNT/shared/tree/sub"
 }
 
+# A member's second session swaps a colleague's file in under the name her
+# first session is removing, and back, as fast as it can: the check of the
+# record and the unlink are one step under the directory's lock, so the
+# colleague's file is never the one removed.  (Without the lock the window
+# between the two is a few microseconds; this loop found it in each of two
+# runs of a daemon built without the lock, on a 2-core machine.  With the
+# lock it cannot happen, so the test fails only when the lock is missing.)
+swapping_names_never_gets_a_colleagues_file_removed() {
+        local m2=$T/mnt_swap pid2 jobpid ino found n=6000 removed swaps
+        mkdir -p "$m2" && chmod 755 "$m2"
+        daemon_start "$m2" alice 2>"$T/start.err" || { ITEST_WHY="cannot start: $(cat "$T/start.err")"; return 1; }
+        pid2=$DAEMON_PID
+        script $A "$MNT/shared" 'mkdir race' || return 1
+        script $B "$MNTB/shared" 'echo victim >race/victim' || return 1
+        ino=$(stat -c %i "$SH/race/victim")
+        awk -v n=$n -v d="$MNT/shared/race" 'BEGIN {
+                for (i = 0; i < n; i++) printf "create\t%s/x\t644\nunlink\t%s/x\n", d, d }' |
+                asuser $A timeout 60 "$FSOP" batch 10000 >"$T/race1.out" &
+        jobpid=$!
+        awk -v n=$n -v d="$m2/shared/race" 'BEGIN {
+                for (i = 0; i < n; i++)
+                        printf "rename\t%s/x\t%s/away\nrename\t%s/victim\t%s/x\nrename\t%s/x\t%s/victim\nrename\t%s/away\t%s/x\n",
+                                d, d, d, d, d, d, d, d }' |
+                asuser $A timeout 60 "$FSOP" batch 10000 >"$T/race2.out"
+        wait "$jobpid"
+        daemon_stop "$m2" "$pid2"
+        removed=$(awk 'NR % 2 == 0 && $0 == "ok"' "$T/race1.out" | wc -l)
+        swaps=$(grep -c '^ok$' "$T/race2.out")
+        echo "# swap race: $removed removals of alice's x, $swaps renames in the other session"
+        found=$(find "$SH/race" -inum "$ino" | wc -l)
+        assert_eq 1 "$found" "bob's file (inode $ino) still under race/" &&
+                assert "removals to have happened" test "$removed" -gt 100 &&
+                assert "renames to have happened" test "$swaps" -gt 100
+}
+
 # ---- sessions never see or change the record ---------------------------------------
 
 session_cannot_read_list_set_or_remove_the_record() {
@@ -635,6 +672,7 @@ run_test record_is_the_creators_uuid_on_the_storage_entry
 run_test record_belongs_to_the_entry_not_its_name
 run_test removing_ones_own_tree_stops_at_a_colleagues_entry
 run_test session_cannot_read_list_set_or_remove_the_record
+run_test swapping_names_never_gets_a_colleagues_file_removed
 run_test admin_files_mv_keeps_the_record
 run_test admin_files_put_and_mkdir_record_the_user
 run_test record_is_seen_by_a_new_session_at_the_same_time
