@@ -17,7 +17,8 @@
 #    sequence (copy to .~name, write, remove the copy), an atomic save (a
 #    temporary file renamed over one's own file), an editor's swap and
 #    backup files, git init/add/commit/gc in a directory one made, and
-#    `pip install --target` then `--upgrade` into one's own directory.
+#    `pip install --target` then `--upgrade` into one's own directory, tar
+#    extracting a symlink that leads up (through a placeholder file).
 #  - The table: unlink, rmdir, rename over, RENAME_EXCHANGE, removexattr and
 #    rename to a new name, as alice, of her own entry, bob's and one made on
 #    the storage host, in ro, rw, wd and rw under -o rw_can_delete.  A cell
@@ -207,6 +208,17 @@ pip_install_target_and_upgrade_into_ones_own_directory_work() {
         assert "version 2 installed" test -f "$SH/pylib/vfdemo-2.0.dist-info/METADATA" &&
                 assert "version 2's data file" test -f "$SH/pylib/vfdemo/data2.txt" &&
                 refute "version 1's data file to be gone" test -e "$SH/pylib/vfdemo/data1.txt"
+}
+
+tar_extracts_a_tree_with_symlinks_into_a_rw_folder() {
+        # GNU tar makes a placeholder file for a symlink leading up ("..")
+        # and replaces it with the link at the end: a removal of its own
+        mkdir -p "$T/tarsrc/pkg/sub"
+        echo data >"$T/tarsrc/pkg/file.h"
+        ln -s ../file.h "$T/tarsrc/pkg/sub/link.h"
+        tar -C "$T/tarsrc" -cf "$T/pkg.tar" pkg && chmod 644 "$T/pkg.tar"
+        script $A "$MNT/shared" "tar -xf $T/pkg.tar" || return 1
+        assert_eq ../file.h "$(readlink "$SH/pkg/sub/link.h")" "the extracted symlink"
 }
 
 # ---- the table -----------------------------------------------------------------
@@ -667,6 +679,7 @@ run_test atomic_save_over_ones_own_file_works
 run_test editor_swap_and_backup_files_work
 run_test git_init_add_commit_in_a_directory_one_made_works
 run_test pip_install_target_and_upgrade_into_ones_own_directory_work
+run_test tar_extracts_a_tree_with_symlinks_into_a_rw_folder
 run_test colleague_cannot_remove_or_replace_the_members_entries
 run_test record_is_the_creators_uuid_on_the_storage_entry
 run_test record_belongs_to_the_entry_not_its_name
