@@ -8,8 +8,10 @@
  * (reopening an O_PATH descriptor, xattrs, chmod).  Each operation checks
  * the view first: folder entries synthesized in their parent directory,
  * folder directories that cannot be removed or renamed, the permission
- * table of SPEC section 3, and the presented identity (every file appears
- * owned by the session user).  Every request gets exactly one reply.
+ * table of SPEC section 3 (for rw, with the record of who created each
+ * entry: written here at creation, read at removal, metadata/creator.c),
+ * and the presented identity (every file appears owned by the session
+ * user).  Every request gets exactly one reply.
  */
 #include <dirent.h>
 #include <errno.h>
