@@ -77,7 +77,9 @@ struct walk {
         struct frame *frames;
         size_t depth, cap, open;
         int64_t bytes, files;
-        const char *user_id; /* WALK_CREATOR: whose entries they must be */
+        const char *user_id; /* WALK_CREATOR: whose entries they must be;
+                              * WALK_COPY: the creator recorded on the
+                              * copies, or NULL */
         char *foreign;       /* WALK_CREATOR: the first that is not */
 };
 
@@ -267,7 +269,8 @@ static int push(struct walk *w, int fd, int dst_fd, const struct stat *st,
         return 0;
 }
 
-static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
+static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
+                     const char *creator)
 {
         struct timespec times[2] = { st->st_atim, st->st_mtim };
         struct stat cur;
@@ -289,6 +292,8 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
                 close(in);
                 return r;
         }
+        if (creator)
+                (void)cat_creator_set(out, NULL, creator); /* best effort */
         for (;;) {
                 ssize_t k = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 
@@ -342,7 +347,7 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
 }
 
 static int copy_symlink(int sfd, int dfd, const char *name,
-                        const struct stat *st)
+                        const struct stat *st, const char *creator)
 {
         struct timespec times[2] = { st->st_atim, st->st_mtim };
         char buf[PATH_MAX + 1];
@@ -354,6 +359,8 @@ static int copy_symlink(int sfd, int dfd, const char *name,
         buf[k] = 0;
         if (symlinkat(buf, dfd, name) < 0)
                 return -errno;
+        if (creator)
+                (void)cat_creator_set(dfd, name, creator);
         (void)utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW);
         return 0;
 }
@@ -398,10 +405,11 @@ static int visit(struct walk *w, const char *name)
                         return 0;
                 case WALK_COPY:
                         if (S_ISREG(st.st_mode))
-                                return copy_file(f->fd, f->dst_fd, name, &st);
+                                return copy_file(f->fd, f->dst_fd, name, &st,
+                                                 w->user_id);
                         if (S_ISLNK(st.st_mode))
                                 return copy_symlink(f->fd, f->dst_fd, name,
-                                                    &st);
+                                                    &st, w->user_id);
                         return 0; /* devices, fifos, sockets are not data */
                 case WALK_CREATOR:
                         return check_creator(w, f->fd, name, name);
@@ -439,6 +447,8 @@ static int visit(struct walk *w, const char *name)
                         close(fd);
                         return dst_fd;
                 }
+                if (w->user_id)
+                        (void)cat_creator_set(dst_fd, NULL, w->user_id);
         }
         copy = strdup(name);
         if (!copy) {
@@ -587,9 +597,9 @@ int cat_tree_remove(const char *path)
         return 0;
 }
 
-int cat_tree_copy(const char *src, const char *dst)
+int cat_tree_copy(const char *src, const char *dst, const char *creator)
 {
-        struct walk w = { .mode = WALK_COPY };
+        struct walk w = { .mode = WALK_COPY, .user_id = creator };
 
         if (!src || !dst)
                 return -EINVAL;
