@@ -571,10 +571,12 @@ int cat_tree_created_by(int fd, const char *name, const char *user_id,
  * Serialize, across processes and machines, a check of a record with the
  * removal or replacement it allows: an exclusive flock(2) on a new
  * descriptor of the directory fd (any descriptor of it, O_PATH included).
- * Every process that removes, renames or creates for a rw user takes the
- * lock of the directory a name disappears from, appears in or is replaced
- * in (see vfolderfs(8), PERMISSIONS), so no name is swapped between the
- * check and the change.  Waits CAT_DIR_LOCK_WAIT_MS at most (-EBUSY after
+ * Every process that removes, replaces or renames for a rw user, or makes
+ * an entry whose record it then writes by name, takes the lock of the
+ * directory the name is removed, replaced or made in, or renamed into (see
+ * vfolderfs(8), PERMISSIONS), so that no other entry is swapped in under
+ * the name between the check (or the making) and the change (or the
+ * record).  Waits CAT_DIR_LOCK_WAIT_MS at most (-EBUSY after
  * that).  On a file system that refuses flock on directories *ret_lock is
  * -1 and 0 is returned: the change goes on unserialized.  Release with
  * cat_dir_unlock(), which accepts -1.  Thread-safe (each call has its own

@@ -803,10 +803,13 @@ static void vfs_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
- * Shared tail of mknod, mkdir and symlink, under the directory's lock when
- * one is taken: look the new entry up, record its creator, give it the
- * storage owner, clear a setgid bit inherited from its directory.  Returns
- * 0 with *e filled in (one lookup taken), or a positive errno.
+ * Shared tail of mknod, mkdir and symlink: look the new entry up, record
+ * its creator, give it the storage owner, clear a setgid bit inherited from
+ * its directory.  The lookup is by name, so in rw it runs under the
+ * directory's lock (lock_dir()), which every rename into the directory
+ * takes there: no entry of someone else's can be swapped in under the new
+ * name and get this user's record.  Returns 0 with *e filled in (one
+ * lookup taken), or a positive errno.
  */
 static int finish_created(struct vfs_ctx *ctx, struct inode *parent,
                           const char *name, struct fuse_entry_param *e)
@@ -1333,7 +1336,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct inode *dir = inode_of(req, parent);
         struct fuse_entry_param e;
         bool created = false;
-        int fd, dfd, err, lock;
+        int fd, dfd, err;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
@@ -1345,11 +1348,13 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = lock_dir(ctx, dir->folder, dfd, &lock);
-        fd = err ? -err : create_file(dfd, name, fi->flags, mode, &created);
+        /*
+         * No directory lock: the record goes through the descriptor that
+         * made the file, which no rename elsewhere can swap for another.
+         */
+        fd = create_file(dfd, name, fi->flags, mode, &created);
         if (created)
                 record_creator(ctx, dir->folder, fd, S_IFREG);
-        cat_dir_unlock(lock);
         inode_fd_put(dir, dfd);
         if (fd < 0) {
                 fuse_reply_err(req, -fd);
