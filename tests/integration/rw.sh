@@ -135,7 +135,7 @@ is() {
 jupyter_save_sequence_works_for_a_rw_member() {
         script $A "$MNT/shared" '
                 printf "{\"v\": 1}" >nb.ipynb
-                python3 -c "
+                /usr/bin/python3 -c "
 import os, shutil
 # jupyter_server atomic_writing(): a copy, the write, the copy removed
 shutil.copy2(\"nb.ipynb\", \".~nb.ipynb\")
@@ -153,7 +153,7 @@ atomic_save_over_ones_own_file_works() {
                 echo v2 >.doc.txt.tmp
                 mv -f .doc.txt.tmp doc.txt
                 mkdir -p sub && echo w1 >sub/conf && echo w2 >sub/.conf.new
-                python3 -c "import os; os.replace(\"sub/.conf.new\", \"sub/conf\")"' || return 1
+                /usr/bin/python3 -c "import os; os.replace(\"sub/.conf.new\", \"sub/conf\")"' || return 1
         assert_eq v2 "$(cat "$SH/doc.txt")" "doc.txt on the storage" &&
                 assert_eq w2 "$(cat "$SH/sub/conf")" "sub/conf on the storage" &&
                 refute "no temporary left" test -e "$SH/.doc.txt.tmp"
@@ -198,11 +198,11 @@ git_init_add_commit_in_a_directory_one_made_works() {
 
 pip_install_target_and_upgrade_into_ones_own_directory_work() {
         script $A "$MNT/shared" "
-                python3 -m pip install -q --no-index --no-cache-dir --disable-pip-version-check \
+                /usr/bin/python3 -m pip install -q --no-index --no-cache-dir --disable-pip-version-check \
                         --target pylib $T/wheels/vfdemo-1.0-py3-none-any.whl
-                python3 -m pip install -q --no-index --no-cache-dir --disable-pip-version-check \
+                /usr/bin/python3 -m pip install -q --no-index --no-cache-dir --disable-pip-version-check \
                         --upgrade --target pylib $T/wheels/vfdemo-2.0-py3-none-any.whl
-                test \"\$(PYTHONPATH=pylib python3 -c 'import vfdemo; print(vfdemo.V)')\" = 2" || return 1
+                test \"\$(PYTHONPATH=pylib /usr/bin/python3 -c 'import vfdemo; print(vfdemo.V)')\" = 2" || return 1
         # --upgrade replaced the package directory (pip --target leaves the
         # old dist-info, whose name differs, as it does everywhere)
         assert "version 2 installed" test -f "$SH/pylib/vfdemo-2.0.dist-info/METADATA" &&
