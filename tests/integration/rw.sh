@@ -38,7 +38,7 @@
 #  - A storage host without extended attributes: nothing can be recorded,
 #    every entry counts as someone else's, and the daemon says so once.
 
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 1  # never run what follows outside its namespace
 itest_begin rw "$@"
 
 A=1000
