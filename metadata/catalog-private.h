@@ -156,5 +156,6 @@ int cat_mkdir_p(const char *path, mode_t mode);
  */
 int cat_backing_mkdir(const char *root, const char *path);
 int cat_tree_remove(const char *path);
-int cat_tree_copy(const char *src, const char *dst);
+/* creator: recorded on every copy (cat_creator_set()), or NULL. */
+int cat_tree_copy(const char *src, const char *dst, const char *creator);
 int cat_tree_usage(const char *path, int64_t *ret_bytes, int64_t *ret_files);

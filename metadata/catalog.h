@@ -488,6 +488,118 @@ int cat_usage_measure(const char *path, int64_t *ret_bytes,
                       int64_t *ret_files);
 
 /* ---------------------------------------------------------------------------
+ * Who may do what to an entry of a folder (SPEC section 3), and the record
+ * of who created each entry, which the rule needs for rw: rw adds and
+ * changes, and removes or replaces only the entries the same user created.
+ * The daemon (view_check_permission()) and the folder explorer (`files
+ * --user`) both ask cat_perm_check(); nothing else holds the table.
+ *
+ * The record is the extended attribute CAT_CREATOR_XATTR on the entry in
+ * the storage, its value the creating user's UUID as its 36 characters of
+ * text (no terminating NUL).  trusted.* can be read and written only with
+ * CAP_SYS_ADMIN, so neither a session (the daemon refuses every name of
+ * vfolderfs's own, cat_xattr_name_reserved()) nor an unprivileged user of
+ * the storage host can forge it.  Where the file system or the process
+ * refuses trusted.*, CAT_CREATOR_XATTR_USER is used instead (writable only
+ * by the file's owner, the storage uid, and root on the host; Linux keeps
+ * user.* only on regular files and directories).  Where neither can be
+ * kept, nothing is recorded and every entry counts as someone else's.  The
+ * record lives on the inode: it follows renames and is shared by hard
+ * links; a record once set is never replaced.
+ */
+#define CAT_CREATOR_XATTR "trusted.vfolderfs.creator"
+#define CAT_CREATOR_XATTR_USER "user.vfolderfs.creator"
+
+enum cat_op {
+        CAT_OP_READ,   /* read, stat, readdir, readlink, getxattr, listxattr */
+        CAT_OP_CHANGE, /* create, mkdir, write, truncate, chmod, utimens,
+                        * symlink, link, setxattr, rename to a new name */
+        CAT_OP_REMOVE, /* unlink, rmdir, rename that replaces an entry,
+                        * removexattr */
+};
+
+/*
+ * The permission table: 0 when a user holding perm may do op to an entry
+ * (own: the entry's creator record names that user), else -EROFS (ro, or
+ * CAT_PERM_NONE) or -EPERM (rw removing someone else's entry).
+ * rw_can_delete gives rw the legacy meaning (rw removes as wd does).  Pure,
+ * thread-safe.
+ */
+int cat_perm_check(enum cat_perm perm, enum cat_op op, bool own,
+                   bool rw_can_delete);
+
+/*
+ * Whether the answer of cat_perm_check() for (perm, op, rw_can_delete)
+ * depends on own: the only case in which a caller reads a record (rw
+ * removing, without rw_can_delete).  Pure, thread-safe.
+ */
+bool cat_perm_asks_creator(enum cat_perm perm, enum cat_op op,
+                           bool rw_can_delete);
+
+/*
+ * True for the extended attribute names vfolderfs keeps for itself
+ * ("trusted.vfolderfs." and "user.vfolderfs." followed by anything): a
+ * session or an explorer user never reads, sets or removes them.
+ */
+bool cat_xattr_name_reserved(const char *name);
+
+/*
+ * Record user_id (a UUID in text form) as the creator of an entry: name in
+ * the directory fd, never following a symlink, or the entry fd itself when
+ * name is NULL (any descriptor of it, O_PATH included, whatever its type:
+ * the call goes through /proc/self/fd/N, which reaches a symlink itself,
+ * not its target).  CAT_CREATOR_XATTR, else CAT_CREATOR_XATTR_USER where
+ * the file system or the process refuses trusted.*.  An existing record is
+ * never replaced.  Returns 0, -EEXIST (the entry has a record already),
+ * -EOPNOTSUPP (neither attribute can be kept on this entry), -EINVAL (not a
+ * UUID) or another negative errno.  Thread-safe.
+ */
+int cat_creator_set(int fd, const char *name, const char *user_id);
+
+/*
+ * Whether the entry (name in directory fd never followed, or fd itself
+ * when name is NULL, as for cat_creator_set()) was created by user_id: 1
+ * when its record names user_id, 0 when it names someone else or there is
+ * none (no record, or the storage keeps none), or a negative errno (-ENOENT
+ * for no such entry, ...).  Thread-safe.
+ */
+int cat_creator_is(int fd, const char *name, const char *user_id);
+
+/*
+ * Whether every entry of the tree name in directory fd (the top included,
+ * never following a symlink) was created by user_id: 1, or 0 with the name
+ * of the first entry that was not in *ret_foreign (malloc'd; ret_foreign
+ * may be NULL), or a negative errno.  Used before removing a tree for a rw
+ * user, so that a refusal changes nothing.
+ */
+int cat_tree_created_by(int fd, const char *name, const char *user_id,
+                        char **ret_foreign);
+
+/* How long cat_dir_lock() waits for a directory held by another process. */
+#define CAT_DIR_LOCK_WAIT_MS 5000
+
+/*
+ * Serialize, across processes and machines, a check of a record with the
+ * removal or replacement it allows: an exclusive flock(2) on a new
+ * descriptor of the directory fd (any descriptor of it, O_PATH included).
+ * Every process that removes, replaces or renames for a rw user, or makes
+ * an entry whose record it then writes by name, takes the lock of the
+ * directory the name is removed, replaced or made in, or renamed into (see
+ * vfolderfs(8), PERMISSIONS), so that no other entry is swapped in under
+ * the name between the check (or the making) and the change (or the
+ * record).  Waits CAT_DIR_LOCK_WAIT_MS at most (-EBUSY after
+ * that).  On a file system that refuses flock on directories *ret_lock is
+ * -1 and 0 is returned: the change goes on unserialized.  Release with
+ * cat_dir_unlock(), which accepts -1.  Thread-safe (each call has its own
+ * descriptor; the lock excludes other threads of the process as well).
+ */
+int cat_dir_lock(int fd, int *ret_lock);
+/* The same for two directories (a rename exchanging names), in an order
+ * every process agrees on; one lock when both are the same directory. */
+int cat_dir_lock2(int fd1, int fd2, int *ret_lock1, int *ret_lock2);
+void cat_dir_unlock(int lock);
+
+/* ---------------------------------------------------------------------------
  * Sessions and mounts.
  */
 struct cat_session {

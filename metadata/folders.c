@@ -996,7 +996,8 @@ int cat_folder_clone(cat_catalog *cat, const char *ref, const char *new_name,
         }
 
         /* Copying may take long: it runs outside any transaction. */
-        r = cat_tree_copy(src_path, dst_path);
+        /* the copies are the cloner's: theirs to remove, also where rw */
+        r = cat_tree_copy(src_path, dst_path, uid);
         if (r < 0) {
                 int r2;
 

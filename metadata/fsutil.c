@@ -108,7 +108,7 @@ int cat_backing_mkdir(const char *root, const char *path)
         }
 }
 
-enum walk_mode { WALK_REMOVE, WALK_COPY, WALK_USAGE };
+enum walk_mode { WALK_REMOVE, WALK_COPY, WALK_USAGE, WALK_CREATOR };
 
 struct frame {
         int fd, dst_fd;    /* -1 while closed to save descriptors */
@@ -126,7 +126,28 @@ struct walk {
         struct frame *frames;
         size_t depth, cap, open;
         int64_t bytes, files;
+        const char *user_id; /* WALK_CREATOR: whose entries they must be;
+                              * WALK_COPY: the creator recorded on the
+                              * copies, or NULL */
+        char *foreign;       /* WALK_CREATOR: the first that is not */
 };
+
+/*
+ * WALK_CREATOR: stop the walk (1) at the first entry (name in dirfd, or
+ * fd itself when name is NULL) that user_id did not create.
+ */
+static int check_creator(struct walk *w, int fd, const char *name,
+                         const char *shown)
+{
+        int r = cat_creator_is(fd, name, w->user_id);
+
+        if (r == 0 && !w->foreign) {
+                w->foreign = strdup(shown);
+                if (!w->foreign)
+                        return -ENOMEM;
+        }
+        return r < 0 ? (r == -ENOENT ? 0 : r) : !r;
+}
 
 static void free_names(char **names, size_t n)
 {
@@ -297,7 +318,8 @@ static int push(struct walk *w, int fd, int dst_fd, const struct stat *st,
         return 0;
 }
 
-static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
+static int copy_file(int sfd, int dfd, const char *name, const struct stat *st,
+                     const char *creator)
 {
         struct timespec times[2] = { st->st_atim, st->st_mtim };
         struct stat cur;
@@ -319,6 +341,8 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
                 close(in);
                 return r;
         }
+        if (creator)
+                (void)cat_creator_set(out, NULL, creator); /* best effort */
         for (;;) {
                 ssize_t k = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 
@@ -372,7 +396,7 @@ static int copy_file(int sfd, int dfd, const char *name, const struct stat *st)
 }
 
 static int copy_symlink(int sfd, int dfd, const char *name,
-                        const struct stat *st)
+                        const struct stat *st, const char *creator)
 {
         struct timespec times[2] = { st->st_atim, st->st_mtim };
         char buf[PATH_MAX + 1];
@@ -384,6 +408,8 @@ static int copy_symlink(int sfd, int dfd, const char *name,
         buf[k] = 0;
         if (symlinkat(buf, dfd, name) < 0)
                 return -errno;
+        if (creator)
+                (void)cat_creator_set(dfd, name, creator);
         (void)utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW);
         return 0;
 }
@@ -428,11 +454,14 @@ static int visit(struct walk *w, const char *name)
                         return 0;
                 case WALK_COPY:
                         if (S_ISREG(st.st_mode))
-                                return copy_file(f->fd, f->dst_fd, name, &st);
+                                return copy_file(f->fd, f->dst_fd, name, &st,
+                                                 w->user_id);
                         if (S_ISLNK(st.st_mode))
                                 return copy_symlink(f->fd, f->dst_fd, name,
-                                                    &st);
+                                                    &st, w->user_id);
                         return 0; /* devices, fifos, sockets are not data */
+                case WALK_CREATOR:
+                        return check_creator(w, f->fd, name, name);
                 }
         }
 
@@ -449,6 +478,13 @@ static int visit(struct walk *w, const char *name)
         }
         if (w->mode == WALK_USAGE)
                 w->files++;
+        if (w->mode == WALK_CREATOR) {
+                r = check_creator(w, fd, NULL, name);
+                if (r != 0) {
+                        close(fd);
+                        return r;
+                }
+        }
         if (w->mode == WALK_COPY) {
                 if (mkdirat(f->dst_fd, name, 0700) < 0) {
                         r = -errno;
@@ -460,6 +496,8 @@ static int visit(struct walk *w, const char *name)
                         close(fd);
                         return dst_fd;
                 }
+                if (w->user_id)
+                        (void)cat_creator_set(dst_fd, NULL, w->user_id);
         }
         copy = strdup(name);
         if (!copy) {
@@ -540,14 +578,15 @@ static void walk_release(struct walk *w)
         free(w->frames);
 }
 
-static int walk_tree(struct walk *w, const char *path, const char *dst)
+static int walk_tree_at(struct walk *w, int dirfd, const char *path,
+                        const char *dst)
 {
         struct stat st;
         int fd, dst_fd = -1, r;
         dev_t dev = 0;
         ino_t ino = 0;
 
-        fd = open_dir_at(AT_FDCWD, path, &dev, &ino);
+        fd = open_dir_at(dirfd, path, &dev, &ino);
         if (fd < 0)
                 return fd;
         if (fstat(fd, &st) < 0) {
@@ -562,6 +601,13 @@ static int walk_tree(struct walk *w, const char *path, const char *dst)
                         return dst_fd;
                 }
         }
+        if (w->mode == WALK_CREATOR) {
+                r = check_creator(w, fd, NULL, path);
+                if (r != 0) {
+                        close(fd);
+                        return r;
+                }
+        }
         r = push(w, fd, dst_fd, &st, NULL);
         if (r < 0) {
                 close(fd);
@@ -573,6 +619,11 @@ static int walk_tree(struct walk *w, const char *path, const char *dst)
         r = walk_run(w);
         walk_release(w);
         return r;
+}
+
+static int walk_tree(struct walk *w, const char *path, const char *dst)
+{
+        return walk_tree_at(w, AT_FDCWD, path, dst);
 }
 
 int cat_tree_remove(const char *path)
@@ -595,9 +646,9 @@ int cat_tree_remove(const char *path)
         return 0;
 }
 
-int cat_tree_copy(const char *src, const char *dst)
+int cat_tree_copy(const char *src, const char *dst, const char *creator)
 {
-        struct walk w = { .mode = WALK_COPY };
+        struct walk w = { .mode = WALK_COPY, .user_id = creator };
 
         if (!src || !dst)
                 return -EINVAL;
@@ -617,4 +668,30 @@ int cat_tree_usage(const char *path, int64_t *ret_bytes, int64_t *ret_files)
         *ret_bytes = w.bytes;
         *ret_files = w.files;
         return 0;
+}
+
+int cat_tree_created_by(int fd, const char *name, const char *user_id,
+                        char **ret_foreign)
+{
+        struct walk w = { .mode = WALK_CREATOR, .user_id = user_id };
+        struct stat st;
+        int r;
+
+        if (!name || !*name || strchr(name, '/'))
+                return -EINVAL;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                r = check_creator(&w, fd, name, name);
+        else
+                r = walk_tree_at(&w, fd, name, NULL);
+        if (r < 0) {
+                free(w.foreign);
+                return r;
+        }
+        if (r > 0 && ret_foreign)
+                *ret_foreign = w.foreign;
+        else
+                free(w.foreign);
+        return r > 0 ? 0 : 1;
 }

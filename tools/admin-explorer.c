@@ -174,6 +174,18 @@ int explorer_open(struct admin_ctx *ctx, const char *ref, const char *user,
         if (r)
                 goto out;
         ex->perm = user ? ex->folder->effective : CAT_PERM_WD;
+        ex->user = user;
+        if (user) {
+                struct cat_user *u = NULL;
+
+                r = cat_user_get(ctx->cat, user, &u, &err);
+                if (r < 0) {
+                        r = admin_fail(r, err, "%s", what);
+                        goto out;
+                }
+                memcpy(ex->user_id, u->id, sizeof(ex->user_id));
+                cat_user_free(u);
+        }
         r = cat_folder_backing_path(ctx->cat, ex->folder, &backing, &err);
         if (r < 0) {
                 r = admin_fail(r, err, "%s", what);
@@ -208,17 +220,60 @@ void explorer_close(struct explorer *ex)
         cat_folder_free(ex->folder);
 }
 
-/*
- * May the caller make a change needing perm?  Returns NULL, or why not (a
- * malloc'd string).
- */
-char *explorer_refuse_change(const struct explorer *ex, enum cat_perm perm)
+char *explorer_refuse(const struct explorer *ex, enum cat_op op, bool own)
 {
         if (ex->folder->status != CAT_STATUS_READY)
                 return xstrdup("the folder is in the trash");
-        if (ex->perm < perm)
+        if (cat_perm_check(ex->perm, op, own, false) < 0)
                 return xasprintf("permission denied (%s)", cat_perm_to_string(ex->perm));
         return NULL;
+}
+
+bool explorer_asks_creator(const struct explorer *ex)
+{
+        return ex->user_id[0] && cat_perm_asks_creator(ex->perm, CAT_OP_REMOVE, false);
+}
+
+int explorer_check_removal(const struct explorer *ex, int dirfd,
+                           const char *name, bool tree, char **ret_why)
+{
+        char *foreign = NULL;
+        struct stat st;
+        int own;
+
+        if (!explorer_asks_creator(ex))
+                return 0;
+        if (tree && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode))
+                own = cat_tree_created_by(dirfd, name, ex->user_id, &foreign);
+        else
+                own = cat_creator_is(dirfd, name, ex->user_id);
+        if (own < 0)
+                return own;
+        if (own == 0) {
+                *ret_why = foreign && strcmp(foreign, name) != 0 ?
+                        xasprintf("permission denied (%s): '%s' in it was not created by '%s'",
+                                  cat_perm_to_string(ex->perm), foreign, ex->user) :
+                        xasprintf("permission denied (%s): '%s' was not created by '%s'",
+                                  cat_perm_to_string(ex->perm), name, ex->user);
+                free(foreign);
+                return -EPERM;
+        }
+        return 0;
+}
+
+int explorer_lock(const struct explorer *ex, int dirfd, int *ret_lock)
+{
+        *ret_lock = -1;
+        if (!explorer_asks_creator(ex))
+                return 0;
+        return cat_dir_lock(dirfd, ret_lock);
+}
+
+void explorer_record(const struct explorer *ex, int fd, const char *name)
+{
+        if (ex->user_id[0])
+                (void)cat_creator_set(fd, name, ex->user_id);
 }
 
 /*

@@ -21,6 +21,10 @@ struct explorer {
         uid_t uid;          /* its owner: new entries get the same */
         gid_t gid;
         enum cat_perm perm; /* wd for the operator, else --user's */
+        const char *user;   /* --user's name, or NULL for the operator */
+        char user_id[CAT_UUID_STRLEN]; /* --user's id: the creator recorded
+                                        * on new entries; "" for the operator
+                                        * (nothing is recorded) */
         mode_t old_umask;   /* the caller's, for files written locally */
 };
 
@@ -46,10 +50,45 @@ int explorer_open_beneath(const struct explorer *ex, const char *path, int flags
 const char *explorer_strerror(int r);
 
 /*
- * NULL when a change needing perm may be made, else why not (malloc'd): the
- * folder is in the trash, or "permission denied (rw)".
+ * NULL when op may be done to an entry in the folder (own: the --user
+ * created it), else why not (malloc'd): the folder is in the trash, or
+ * "permission denied (rw)" -- cat_perm_check(), the daemon's own rule.
+ * Before the entry is known, own true asks whether op can be allowed at
+ * all.
  */
-char *explorer_refuse_change(const struct explorer *ex, enum cat_perm perm);
+char *explorer_refuse(const struct explorer *ex, enum cat_op op, bool own);
+
+/*
+ * Whether removing or replacing an entry depends on who created it (a
+ * --user holding rw): only then is a record read and a directory locked.
+ */
+bool explorer_asks_creator(const struct explorer *ex);
+
+/*
+ * Before removing or replacing name in dirfd: 0 when allowed, -EPERM with
+ * why in *ret_why (malloc'd) when the --user holds rw and did not create
+ * it, or another negative errno (-ENOENT).  A directory is checked whole
+ * (cat_tree_created_by()) when tree is set.  Call with the directory
+ * locked (explorer_lock()).
+ */
+int explorer_check_removal(const struct explorer *ex, int dirfd,
+                           const char *name, bool tree, char **ret_why);
+
+/*
+ * Where removals depend on the creator, lock directory dirfd for a check
+ * and the change it allows (cat_dir_lock(); the daemon takes the same
+ * lock), else *ret_lock is -1.  0 or a negative errno (-EBUSY).  Release
+ * with cat_dir_unlock().
+ */
+int explorer_lock(const struct explorer *ex, int dirfd, int *ret_lock);
+
+/*
+ * Record the --user as the creator of a new entry: name in dirfd (never
+ * followed), or the entry fd itself when name is NULL; nothing for the
+ * operator, whose entries are of unknown origin.  Best effort: an entry
+ * without a record is only harder to remove.
+ */
+void explorer_record(const struct explorer *ex, int fd, const char *name);
 
 /*
  * Give a new entry (the open fd, or name in dirfd, never followed) the owner
@@ -61,10 +100,14 @@ void explorer_set_owner_at(const struct explorer *ex, int dirfd, const char *nam
 /*
  * Remove the directory name in pfd and everything in it, never following a
  * symlink and never leaving the filesystem dev, with at most two directories
- * open whatever the depth (admin-rmtree.c).  0 or a negative errno (-EBUSY:
- * a directory was moved during the walk).
+ * open whatever the depth (admin-rmtree.c).  With user_id set (a --user at
+ * rw), each entry is removed only if that user created it, each directory
+ * locked while it is read and emptied (cat_dir_lock()): the first that is
+ * not stops the walk with -EPERM.  0 or a negative errno (-EBUSY: a
+ * directory was moved during the walk).
  */
-int explorer_remove_tree(int pfd, const char *name, dev_t dev);
+int explorer_remove_tree(int pfd, const char *name, dev_t dev,
+                         const char *user_id);
 
 /*
  * A user path split into the directory holding it and its final name, both

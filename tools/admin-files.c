@@ -180,13 +180,26 @@ out:
  * files mkdir.
  */
 
-/* mkdir name in dirfd, owned like the folder; EEXIST is returned as is. */
+/*
+ * mkdir name in dirfd, owned like the folder, its creator the --user (under
+ * the directory's lock where rw needs it, so that what gets the record is
+ * the directory made here); EEXIST is returned as is.
+ */
 static int make_dir(const struct explorer *ex, int dirfd, const char *name)
 {
-        if (mkdirat(dirfd, name, 0755) < 0)
-                return -errno;
-        explorer_set_owner_at(ex, dirfd, name);
-        return 0;
+        int lock, r;
+
+        r = explorer_lock(ex, dirfd, &lock);
+        if (r < 0)
+                return r;
+        if (mkdirat(dirfd, name, 0755) < 0) {
+                r = -errno;
+        } else {
+                explorer_set_owner_at(ex, dirfd, name);
+                explorer_record(ex, dirfd, name);
+        }
+        cat_dir_unlock(lock);
+        return r;
 }
 
 /* mkdir -p of sp->full: every component, following links inside the folder. */
@@ -254,7 +267,7 @@ static int run_mkdir(struct admin_ctx *ctx, const struct admin_command *cmd,
         what = xasprintf("cannot make directory '%s' in folder '%s'", argv[optind + 1],
                          ex.folder->name);
         path_split(argv[optind + 1], &sp);
-        if ((why = explorer_refuse_change(&ex, CAT_PERM_RW))) {
+        if ((why = explorer_refuse(&ex, CAT_OP_CHANGE, false))) {
                 r = admin_failx(why, "%s", what);
                 free(why);
                 goto out;
@@ -343,7 +356,7 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
         struct explorer ex;
         struct split sp;
         struct stat st;
-        char *what, *why;
+        char *what, *why = NULL;
         int r, pfd = -1;
 
         r = explorer_parse_options(ctx, cmd, argc, argv, ALLOW_RECURSIVE, &o, 2, 2, names);
@@ -354,9 +367,9 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
         what = xasprintf("cannot remove '%s' in folder '%s'", argv[optind + 1],
                          ex.folder->name);
         path_split(argv[optind + 1], &sp);
-        if ((why = explorer_refuse_change(&ex, CAT_PERM_WD))) {
+        /* own: whether the entry is the --user's is read below */
+        if ((why = explorer_refuse(&ex, CAT_OP_REMOVE, true))) {
                 r = admin_failx(why, "%s", what);
-                free(why);
                 goto out;
         }
         if (!sp.name || path_name_is_dots(sp.name)) {
@@ -377,13 +390,25 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                 /* what goes stops counting against the quota */
                 cat_usage *u = usage_locked(ctx, ex.folder);
                 int64_t b0 = 0, f0 = 0, b1, f1;
+                int lock = -1;
 
-                if (u)
+                /*
+                 * rw: only what the --user created, the whole tree checked
+                 * first so that a refusal removes nothing.  The counter's
+                 * lock first, then the directory's, as in the daemon.
+                 */
+                r = explorer_lock(&ex, pfd, &lock);
+                if (r == 0)
+                        r = explorer_check_removal(&ex, pfd, sp.name, true, &why);
+                if (r == 0 && u)
                         entry_usage(pfd, sp.name, &b0, &f0);
-                if (S_ISDIR(st.st_mode))
-                        r = explorer_remove_tree(pfd, sp.name, ex.dev);
-                else
+                if (r == 0 && S_ISDIR(st.st_mode))
+                        r = explorer_remove_tree(pfd, sp.name, ex.dev,
+                                                 explorer_asks_creator(&ex) ?
+                                                 ex.user_id : NULL);
+                else if (r == 0)
                         r = unlinkat(pfd, sp.name, 0) < 0 ? -errno : 0;
+                cat_dir_unlock(lock);
                 if (u) {
                         entry_usage(pfd, sp.name, &b1, &f1);
                         (void)cat_usage_add(u, b1 - b0, f1 - f0);
@@ -391,10 +416,18 @@ static int run_rm(struct admin_ctx *ctx, const struct admin_command *cmd,
                         cat_usage_close(u);
                 }
         }
-        r = r < 0 ? admin_failx(explorer_strerror(r), "%s", what) : 0;
+        if (r == -EPERM && !why && explorer_asks_creator(&ex))
+                /* met in the walk: it appeared after the check */
+                why = xasprintf("permission denied (%s): an entry in it was not created by '%s'",
+                                cat_perm_to_string(ex.perm), ex.user);
+        if (r == -EPERM && why)
+                r = admin_failx(why, "%s", what);
+        else
+                r = r < 0 ? admin_failx(explorer_strerror(r), "%s", what) : 0;
 out:
         if (pfd >= 0)
                 close(pfd);
+        free(why);
         path_split_free(&sp);
         free(what);
         explorer_close(&ex);
@@ -408,12 +441,12 @@ static int run_mv(struct admin_ctx *ctx, const struct admin_command *cmd,
                   int argc, char **argv)
 {
         static const char *const names[] = { "REF", "SRC", "DST" };
-        char *what, *why, *ddir = NULL, *dname = NULL;
+        char *what, *why = NULL, *ddir = NULL, *dname = NULL;
         struct split src, dst;
         struct files_opts o;
         struct explorer ex;
         struct stat st;
-        int r, spfd = -1, dpfd = -1, fd;
+        int r, spfd = -1, dpfd = -1, fd, lock = -1;
         unsigned flags;
 
         r = explorer_parse_options(ctx, cmd, argc, argv, 0, &o, 3, 3, names);
@@ -425,9 +458,8 @@ static int run_mv(struct admin_ctx *ctx, const struct admin_command *cmd,
                          argv[optind + 2], ex.folder->name);
         path_split(argv[optind + 1], &src);
         path_split(argv[optind + 2], &dst);
-        if ((why = explorer_refuse_change(&ex, CAT_PERM_RW))) {
+        if ((why = explorer_refuse(&ex, CAT_OP_CHANGE, false))) {
                 r = admin_failx(why, "%s", what);
-                free(why);
                 goto out;
         }
         if (!src.name || path_name_is_dots(src.name) ||
@@ -458,18 +490,36 @@ static int run_mv(struct admin_ctx *ctx, const struct admin_command *cmd,
                 r = admin_failx(explorer_strerror(r), "%s", what);
                 goto out;
         }
-        /* Replacing an entry is a removal: wd (or the operator) only. */
-        flags = ex.perm >= CAT_PERM_WD ? 0 : RENAME_NOREPLACE;
-        if (flags && fstatat(dpfd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                why = xasprintf("permission denied (%s)", cat_perm_to_string(ex.perm));
-                r = admin_failx(why, "%s", what);
-                free(why);
-                goto out;
+        /*
+         * Replacing an entry is a removal: for rw, only of an entry the
+         * --user created, checked under the lock of the destination
+         * directory, which every rename for a rw user takes (as in the
+         * daemon), so nothing is swapped in between.
+         */
+        flags = 0;
+        r = explorer_lock(&ex, dpfd, &lock);
+        if (r == 0 && explorer_asks_creator(&ex)) {
+                struct stat dst_st;
+
+                flags = RENAME_NOREPLACE;
+                if (fstatat(dpfd, dname, &dst_st, AT_SYMLINK_NOFOLLOW) == 0) {
+                        r = explorer_check_removal(&ex, dpfd, dname, false, &why);
+                        flags = 0;
+                        /* rename(2) of a name onto itself changes nothing */
+                        if (r == 0 && dst_st.st_dev == st.st_dev &&
+                            dst_st.st_ino == st.st_ino)
+                                goto unlock;
+                }
         }
-        if (renameat2(spfd, src.name, dpfd, dname, flags) < 0) {
+        if (r == 0 && renameat2(spfd, src.name, dpfd, dname, flags) < 0)
                 r = -errno;
-                r = admin_failx(r == -EEXIST && flags ?
-                                "permission denied (rw)" : explorer_strerror(r), "%s", what);
+unlock:
+        cat_dir_unlock(lock);
+        if (r < 0) {
+                if (r == -EEXIST && flags)
+                        why = xasprintf("permission denied (%s): '%s' exists",
+                                        cat_perm_to_string(ex.perm), dname);
+                r = admin_failx(why ? why : explorer_strerror(r), "%s", what);
                 goto out;
         }
         r = 0;
@@ -482,6 +532,7 @@ out:
         free(dname);
         path_split_free(&src);
         path_split_free(&dst);
+        free(why);
         free(what);
         explorer_close(&ex);
         return r;
@@ -588,7 +639,8 @@ static const struct admin_command files_sub[] = {
                   "Options:\n" USER_HELP,
           .run = run_ls },
         { .name = "mkdir", .path = "files mkdir", .synopsis = "REF PATH [-p] [--user U]",
-          .help = "Make a directory (mode 0755) in the folder.\n\n"
+          .help = "Make a directory (mode 0755) in the folder.  With --user, U is\n"
+                  "recorded as its creator.\n\n"
                   "Options:\n"
                   "  -p, --parents       make parent directories; no error if it exists\n"
                   USER_HELP,
@@ -598,9 +650,10 @@ static const struct admin_command files_sub[] = {
                   "folder (default: the root; an existing directory or a PATH ending\n"
                   "in '/' receives it under LOCAL's name).  The file (mode 0644)\n"
                   "appears whole or not at all.  An existing file is kept unless\n"
-                  "--force.\n\n"
+                  "--force.  With --user, U is recorded as the file's creator.\n\n"
                   "Options:\n"
-                  "  -f, --force         replace an existing regular file\n"
+                  "  -f, --force         replace an existing regular file (with rw:\n"
+                  "                      one that U created)\n"
                   USER_HELP,
           .run = admin_files_put },
         { .name = "get", .path = "files get", .synopsis = "REF PATH [LOCAL] [--user U]",
@@ -611,15 +664,16 @@ static const struct admin_command files_sub[] = {
           .run = admin_files_get },
         { .name = "rm", .path = "files rm", .synopsis = "REF PATH [-r] [--user U]",
           .help = "Remove a file, symlink or (with -r) directory tree of the folder.\n"
-                  "Symbolic links are removed, never followed.\n\n"
+                  "Symbolic links are removed, never followed.  With rw, only what\n"
+                  "U created (a tree: all of it, else nothing is removed).\n\n"
                   "Options:\n"
                   "  -r, --recursive     remove a directory and its contents\n"
                   USER_HELP,
           .run = run_rm },
         { .name = "mv", .path = "files mv", .synopsis = "REF SRC DST [--user U]",
           .help = "Rename SRC to DST inside the folder (into DST when it is an\n"
-                  "existing directory).  An existing DST is replaced only with wd\n"
-                  "permission (always for the operator).\n\n"
+                  "existing directory).  An existing DST is replaced for the\n"
+                  "operator, with wd permission, and with rw only when U created it.\n\n"
                   "Options:\n" USER_HELP,
           .run = run_mv },
         { 0 },

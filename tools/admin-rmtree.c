@@ -42,22 +42,32 @@ static void frame_drop_pending(struct frame *f)
 
 /*
  * Read d from its start: remove every non-directory, and remember the names
- * of the subdirectories in f.
+ * of the subdirectories in f.  With user_id set, only entries that user
+ * created are removed, with d locked meanwhile (cat_dir_lock()); another's
+ * stops the scan with -EPERM.
  */
-static int scan(DIR *d, struct frame *f)
+static int scan(DIR *d, struct frame *f, const char *user_id)
 {
         struct dirent *de;
         size_t cap = 0;
+        int lock = -1, r = 0;
 
         frame_drop_pending(f);
+        if (user_id) {
+                r = cat_dir_lock(dirfd(d), &lock);
+                if (r < 0)
+                        return r;
+        }
         rewinddir(d);
         for (;;) {
                 bool is_dir;
 
                 errno = 0;
                 de = readdir(d);
-                if (!de)
-                        return errno ? -errno : 0;
+                if (!de) {
+                        r = errno ? -errno : 0;
+                        break;
+                }
                 if (path_name_is_dots(de->d_name))
                         continue;
                 is_dir = de->d_type == DT_DIR;
@@ -67,13 +77,26 @@ static int scan(DIR *d, struct frame *f)
                         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                                 if (errno == ENOENT)
                                         continue;
-                                return -errno;
+                                r = -errno;
+                                break;
                         }
                         is_dir = S_ISDIR(st.st_mode);
                 }
                 if (!is_dir) {
-                        if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                                return -errno;
+                        if (user_id) {
+                                r = cat_creator_is(dirfd(d), de->d_name, user_id);
+                                if (r == -ENOENT)
+                                        continue;
+                                if (r <= 0) {
+                                        r = r < 0 ? r : -EPERM;
+                                        break;
+                                }
+                                r = 0;
+                        }
+                        if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+                                r = -errno;
+                                break;
+                        }
                         continue;
                 }
                 if (f->n == cap) {
@@ -82,14 +105,39 @@ static int scan(DIR *d, struct frame *f)
                 }
                 f->pending[f->n++] = xstrdup(de->d_name);
         }
+        cat_dir_unlock(lock);
+        return r;
+}
+
+/*
+ * Remove the empty directory name in dirfd; with user_id set, only if that
+ * user created it (dirfd locked meanwhile), else -EPERM.
+ */
+static int remove_dir(int dirfd, const char *name, const char *user_id)
+{
+        int lock = -1, r = 0;
+
+        if (user_id) {
+                r = cat_dir_lock(dirfd, &lock);
+                if (r == 0) {
+                        r = cat_creator_is(dirfd, name, user_id);
+                        r = r == 1 ? 0 : r == 0 ? -EPERM : r;
+                }
+        }
+        if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+                r = -errno;
+        cat_dir_unlock(lock);
+        return r;
 }
 
 /*
  * Open the directory name in dirfd for reading, never following a symlink,
  * on filesystem dev.  A non-directory found there (swapped in meanwhile) is
- * removed and -ENOTDIR returned; a name gone is -ENOENT.
+ * removed -- unless user_id is set: then the next scan of dirfd checks it
+ * -- and -ENOTDIR returned; a name gone is -ENOENT.
  */
-static int open_dir(int dirfd, const char *name, dev_t dev, ino_t *ret_ino)
+static int open_dir(int dirfd, const char *name, dev_t dev, const char *user_id,
+                    ino_t *ret_ino)
 {
         struct stat st;
         int fd;
@@ -98,6 +146,8 @@ static int open_dir(int dirfd, const char *name, dev_t dev, ino_t *ret_ino)
         if (fd < 0) {
                 if (errno != ENOTDIR && errno != ELOOP)
                         return -errno;
+                if (user_id)
+                        return -ENOTDIR;
                 if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
                         return -errno;
                 return -ENOTDIR;
@@ -121,7 +171,8 @@ static DIR *dir_from_fd(int fd)
         return d;
 }
 
-int explorer_remove_tree(int pfd, const char *name, dev_t dev)
+int explorer_remove_tree(int pfd, const char *name, dev_t dev,
+                         const char *user_id)
 {
         struct frame *stack = NULL;
         size_t depth = 0, cap = 0;
@@ -129,7 +180,7 @@ int explorer_remove_tree(int pfd, const char *name, dev_t dev)
         DIR *d = NULL;
         ino_t ino;
 
-        fd = open_dir(pfd, name, dev, &ino);
+        fd = open_dir(pfd, name, dev, user_id, &ino);
         if (fd < 0)
                 return fd == -ENOTDIR || fd == -ENOENT ? 0 : fd;
         d = dir_from_fd(fd);
@@ -147,14 +198,14 @@ int explorer_remove_tree(int pfd, const char *name, dev_t dev)
                 int up;
 
                 if (f->next == f->n) {
-                        r = scan(d, f);
+                        r = scan(d, f, user_id);
                         if (r < 0)
                                 goto out;
                 }
                 if (f->next < f->n) {
                         /* Down into the next subdirectory. */
                         child = f->pending[f->next++];
-                        fd = open_dir(dirfd(d), child, dev, &ino);
+                        fd = open_dir(dirfd(d), child, dev, user_id, &ino);
                         if (fd == -ENOENT || fd == -ENOTDIR) {
                                 free(child);
                                 continue;
@@ -180,6 +231,7 @@ int explorer_remove_tree(int pfd, const char *name, dev_t dev)
 
                 /* f is empty: remove it from its parent and go up. */
                 if (depth == 1) {
+                        /* the caller checked and locked the top */
                         if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
                                 r = 0;
                                 goto out;
@@ -208,14 +260,15 @@ int explorer_remove_tree(int pfd, const char *name, dev_t dev)
                 }
                 closedir(d);
                 d = NULL;
-                if (unlinkat(up, f->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-                        r = -errno;
+                r = remove_dir(up, f->name, user_id);
+                if (r < 0 && r != -ENOENT) {
                         if (r != -ENOTEMPTY || ++retries > RMTREE_RETRIES) {
                                 close(up);
                                 goto out;
                         }
                         /* The parent's next scan finds it again. */
                 }
+                r = 0;
                 frame_drop_pending(f);
                 free(f->name);
                 depth--;

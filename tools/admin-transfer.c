@@ -147,6 +147,34 @@ static int put_destination(const struct explorer *ex, const char *path,
 }
 
 /*
+ * Give the uploaded temporary file its name.  Replacing (--force) is a
+ * removal of what was there: for a --user holding rw, only of a file that
+ * user created, checked under the directory's lock (the daemon's rule and
+ * lock).
+ */
+static int put_rename(const struct explorer *ex, int pfd, const char *tmp,
+                      const char *name, bool force, char **ret_why)
+{
+        int lock = -1, r = 0;
+
+        if (force) {
+                r = explorer_lock(ex, pfd, &lock);
+                if (r == 0) {
+                        r = explorer_check_removal(ex, pfd, name, false, ret_why);
+                        if (r == -ENOENT)
+                                r = 0; /* gone meanwhile: nothing is replaced */
+                }
+        }
+        if (r == 0 && renameat2(pfd, tmp, pfd, name, force ? 0 : RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r == -EEXIST)
+                        *ret_why = xasprintf("'%s' exists (--force replaces it)", name);
+        }
+        cat_dir_unlock(lock);
+        return r;
+}
+
+/*
  * Write from in to dir/name through a temporary file.  *ret_why may get a
  * reason that is better than the errno.
  */
@@ -172,6 +200,10 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
                         *ret_why = xasprintf("'%s' exists (--force replaces it)", name);
                         return -EEXIST;
                 }
+                /* refused at once rather than after the copy (checked again there) */
+                r = explorer_check_removal(ex, pfd, name, false, ret_why);
+                if (r < 0)
+                        return r;
                 replaced = st.st_size;
                 existed = true;
         } else if (errno != ENOENT) {
@@ -212,6 +244,8 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
                 r = fd;
                 goto out;
         }
+        /* the --user made it: the record travels with the file to its name */
+        explorer_record(ex, fd, NULL);
         r = copy_fd(in, fd, limit, &copied, &side);
         if (r == -EDQUOT)
                 *ret_why = xasprintf("the folder's quota of %" PRId64 " bytes would be exceeded",
@@ -227,11 +261,8 @@ static int put_file(struct admin_ctx *ctx, const struct explorer *ex, int in,
         }
         if (close(fd) < 0 && r == 0)
                 r = -errno;
-        if (r == 0 && renameat2(pfd, tmp, pfd, name, force ? 0 : RENAME_NOREPLACE) < 0) {
-                r = -errno;
-                if (r == -EEXIST)
-                        *ret_why = xasprintf("'%s' exists (--force replaces it)", name);
-        }
+        if (r == 0)
+                r = put_rename(ex, pfd, tmp, name, force, ret_why);
         if (r < 0)
                 unlinkat(pfd, tmp, 0);
 out:
@@ -268,7 +299,7 @@ int admin_files_put(struct admin_ctx *ctx, const struct admin_command *cmd,
                 return 1;
         what = xasprintf("cannot upload '%s' to '%s' in folder '%s'", local,
                          path ? path : "/", ex.folder->name);
-        if ((why = explorer_refuse_change(&ex, CAT_PERM_RW))) {
+        if ((why = explorer_refuse(&ex, CAT_OP_CHANGE, false))) {
                 r = admin_failx(why, "%s", what);
                 goto out;
         }

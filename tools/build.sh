@@ -30,7 +30,8 @@ cd "$top"
 
 packages=(meson ninja-build gcc pkg-config libfuse3-dev fuse3 libsqlite3-dev
           sqlite3 uuid-dev libcmocka-dev util-linux mount jq python3 man-db
-          bindfs mergerfs fio systemd clang libclang-rt-14-dev)
+          bindfs mergerfs fio systemd clang libclang-rt-14-dev
+          git attr python3-pip)
 
 install_deps() {
         local missing=() p

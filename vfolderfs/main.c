@@ -148,8 +148,9 @@ static void show_help(const char *argv0)
                "    -o scratch_size=SIZE   the session's scratch limit (10G, 512M; "
                "none by default):\n"
                "                           writes past it get EDQUOT, df shows it\n"
-               "    -o rw_can_delete       let rw folders remove entries too "
-               "(legacy rw)\n"
+               "    -o rw_can_delete       let rw folders remove anyone's "
+               "entries (legacy rw;\n"
+               "                           else only the user's own)\n"
                "    -o nowatch             do not watch the storage for changes "
                "made elsewhere:\n"
                "                           every folder is then cached for 1 s "
@@ -632,6 +633,7 @@ int main(int argc, char *argv[])
         }
         ctx.uid = session->uid;
         ctx.gid = session->gid;
+        memcpy(ctx.user_id, session->user_id, sizeof(ctx.user_id));
 
         ctx.root.fd = open(session->scratch,
                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -8,8 +8,10 @@
  * (reopening an O_PATH descriptor, xattrs, chmod).  Each operation checks
  * the view first: folder entries synthesized in their parent directory,
  * folder directories that cannot be removed or renamed, the permission
- * table of SPEC section 3, and the presented identity (every file appears
- * owned by the session user).  Every request gets exactly one reply.
+ * table of SPEC section 3 (for rw, with the record of who created each
+ * entry: written here at creation, read at removal, metadata/creator.c),
+ * and the presented identity (every file appears owned by the session
+ * user).  Every request gets exactly one reply.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -85,6 +87,77 @@ static int check(const struct vfs_ctx *ctx, const struct inode *inode,
                  enum view_op op)
 {
         return view_check_permission(ctx->view, inode->folder, op);
+}
+
+/*
+ * Record the session's user as the creator of a new entry of folder (fd:
+ * any descriptor of it, O_PATH included): what lets the same user remove
+ * it again where the folder is rw (SPEC section 3), from any session on
+ * any node.  Recorded whatever this session's permission (the folder may
+ * be rw for another member); scratch keeps none.  Where the storage keeps
+ * no record the entry stays without one (someone else's, for rw), which
+ * is logged once per folder.
+ */
+static void record_creator(struct vfs_ctx *ctx, int folder, int fd,
+                           mode_t type)
+{
+        const struct view_folder *f;
+        int r;
+
+        if (folder == VIEW_SCRATCH)
+                return;
+        r = cat_creator_set(fd, NULL, ctx->user_id);
+        /* -EEXIST: the entry has a record already, never replaced */
+        if (r == 0 || r == -EEXIST)
+                return;
+        f = view_folder(ctx->view, folder);
+        if (!f || __atomic_exchange_n((bool *)&f->record_warned, true,
+                                      __ATOMIC_RELAXED))
+                return;
+        if (r == -EOPNOTSUPP)
+                fuse_log(FUSE_LOG_WARNING,
+                         "vfolderfs: folder '%s': the storage keeps neither "
+                         CAT_CREATOR_XATTR " nor " CAT_CREATOR_XATTR_USER
+                         " on a new %s, so it has no creator record and "
+                         "users with rw cannot remove it (wd or -o "
+                         "rw_can_delete lift this); logged once per folder\n",
+                         f->name, S_ISDIR(type) ? "directory" :
+                                  S_ISREG(type) ? "file" : "special file");
+        else
+                fuse_log(FUSE_LOG_WARNING,
+                         "vfolderfs: folder '%s': cannot record the creator "
+                         "of a new entry: %s; logged once per folder\n",
+                         f->name, strerror(-r));
+}
+
+/*
+ * Where a removal depends on who created the entry (rw), the lock of
+ * directory dfd that keeps its names from being swapped between a check
+ * of a record and the change it allows (cat_dir_lock()); -1 elsewhere.
+ * Returns 0 or a positive errno (EBUSY: held elsewhere for too long).
+ */
+static int lock_dir(struct vfs_ctx *ctx, int folder, int dfd, int *ret_lock)
+{
+        *ret_lock = -1;
+        if (!view_asks_creator(ctx->view, folder))
+                return 0;
+        return -cat_dir_lock(dfd, ret_lock);
+}
+
+/*
+ * Whether name in dfd (a directory of folder) may be removed or replaced
+ * by this session, from its creator record: 0 or a positive errno (EPERM:
+ * someone else's; ENOENT: no such entry).  For a folder where the answer
+ * depends on it (view_asks_creator()), under the directory's lock.
+ */
+static int check_removal_at(struct vfs_ctx *ctx, int folder, int dfd,
+                            const char *name)
+{
+        int own = cat_creator_is(dfd, name, ctx->user_id);
+
+        if (own < 0)
+                return -own;
+        return view_check_entry(ctx->view, folder, VIEW_OP_REMOVE, own == 1);
 }
 
 /*
@@ -731,49 +804,59 @@ static void vfs_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
- * Shared tail of mknod, mkdir and symlink: look the new entry up, give it
- * the storage owner, clear a setgid bit inherited from its directory.
+ * Shared tail of mknod, mkdir and symlink: look the new entry up, record
+ * its creator, give it the storage owner, clear a setgid bit inherited from
+ * its directory.  The lookup is by name, so in rw it runs under the
+ * directory's lock (lock_dir()), which every rename into the directory
+ * takes there: no entry of someone else's can be swapped in under the new
+ * name and get this user's record.  Returns 0 with *e filled in (one
+ * lookup taken), or a positive errno.
  */
-static void reply_created(fuse_req_t req, struct inode *parent,
-                          const char *name)
+static int finish_created(struct vfs_ctx *ctx, struct inode *parent,
+                          const char *name, struct fuse_entry_param *e)
 {
-        struct vfs_ctx *ctx = ctx_of(req);
-        struct fuse_entry_param e;
         struct inode *inode;
-        int err;
+        int err, fd;
 
-        err = do_lookup(ctx, parent, name, &e);
-        if (err) {
-                fuse_reply_err(req, err);
-                return;
+        err = do_lookup(ctx, parent, name, e);
+        if (err)
+                return err;
+        inode = (struct inode *)(uintptr_t)e->ino;
+        fd = inode_fd_get(inode);
+        if (fd < 0) {
+                err = -fd;
+                goto out;
         }
-        inode = inode_of(req, e.ino);
+        /* by the inode's descriptor: the entry made, whatever its name is now */
+        record_creator(ctx, parent->folder, fd, e->attr.st_mode);
         err = chown_new(ctx, inode);
-        if (!err && S_ISDIR(e.attr.st_mode) &&
-            (e.attr.st_mode & (S_ISUID | S_ISGID))) {
+        if (!err && S_ISDIR(e->attr.st_mode) &&
+            (e->attr.st_mode & (S_ISUID | S_ISGID))) {
                 char path[PROC_FD_MAX];
-                int fd = inode_fd_get(inode);
 
-                if (fd < 0) {
-                        err = -fd;
-                } else {
-                        proc_path(path, fd);
-                        if (fchmodat(AT_FDCWD, path, e.attr.st_mode & 0777,
-                                     0) < 0)
-                                err = errno;
-                        else
-                                e.attr.st_mode &= ~(mode_t)(S_ISUID |
-                                                            S_ISGID);
-                        inode_fd_put(inode, fd);
-                }
+                proc_path(path, fd);
+                if (fchmodat(AT_FDCWD, path, e->attr.st_mode & 0777, 0) < 0)
+                        err = errno;
+                else
+                        e->attr.st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
         }
+        inode_fd_put(inode, fd);
+out:
+        if (err)
+                forget_entry(ctx, e->ino);
+        return err;
+}
+
+/* Reply to mknod, mkdir or symlink: err, or the entry (counted). */
+static void reply_created(fuse_req_t req, struct inode *parent, int err,
+                          const struct fuse_entry_param *e)
+{
         if (err) {
-                forget_entry(ctx, e.ino);
                 fuse_reply_err(req, err);
                 return;
         }
-        quota_add_entry(ctx->view, parent->folder, 0);
-        fuse_reply_entry(req, &e);
+        quota_add_entry(ctx_of(req)->view, parent->folder, 0);
+        fuse_reply_entry(req, e);
 }
 
 /* Checks common to every operation that adds name to parent. */
@@ -792,7 +875,8 @@ static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err, dfd;
+        struct fuse_entry_param e;
+        int err, dfd, lock;
 
         (void)rdev;
         if (S_ISCHR(mode) || S_ISBLK(mode)) {
@@ -813,14 +897,15 @@ static void vfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = mknodat(dfd, name, mode & ~(mode_t)(S_ISUID | S_ISGID), 0) < 0
-                      ? errno : 0;
+        err = lock_dir(ctx, dir->folder, dfd, &lock);
+        if (!err && mknodat(dfd, name, mode & ~(mode_t)(S_ISUID | S_ISGID),
+                            0) < 0)
+                err = errno;
+        if (!err)
+                err = finish_created(ctx, dir, name, &e);
+        cat_dir_unlock(lock);
         inode_fd_put(dir, dfd);
-        if (err) {
-                fuse_reply_err(req, err);
-                return;
-        }
-        reply_created(req, dir, name);
+        reply_created(req, dir, err, &e);
 }
 
 static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -828,7 +913,8 @@ static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err, dfd;
+        struct fuse_entry_param e;
+        int err, dfd, lock;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
@@ -840,13 +926,14 @@ static void vfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = mkdirat(dfd, name, mode & 01777) < 0 ? errno : 0;
+        err = lock_dir(ctx, dir->folder, dfd, &lock);
+        if (!err && mkdirat(dfd, name, mode & 01777) < 0)
+                err = errno;
+        if (!err)
+                err = finish_created(ctx, dir, name, &e);
+        cat_dir_unlock(lock);
         inode_fd_put(dir, dfd);
-        if (err) {
-                fuse_reply_err(req, err);
-                return;
-        }
-        reply_created(req, dir, name);
+        reply_created(req, dir, err, &e);
 }
 
 static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -854,7 +941,8 @@ static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err, dfd;
+        struct fuse_entry_param e;
+        int err, dfd, lock;
 
         err = check_new_name(ctx, dir, name);
         if (err) {
@@ -866,13 +954,14 @@ static void vfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        err = symlinkat(link, dfd, name) < 0 ? errno : 0;
+        err = lock_dir(ctx, dir->folder, dfd, &lock);
+        if (!err && symlinkat(link, dfd, name) < 0)
+                err = errno;
+        if (!err)
+                err = finish_created(ctx, dir, name, &e);
+        cat_dir_unlock(lock);
         inode_fd_put(dir, dfd);
-        if (err) {
-                fuse_reply_err(req, err);
-                return;
-        }
-        reply_created(req, dir, name);
+        reply_created(req, dir, err, &e);
 }
 
 static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -935,7 +1024,8 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
-        int err, dfd;
+        int err, dfd, lock = -1;
+        bool asks;
 
         if (bad_name(name)) {
                 fuse_reply_err(req, EINVAL);
@@ -945,7 +1035,9 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, EBUSY);
                 return;
         }
-        err = check(ctx, dir, VIEW_OP_REMOVE);
+        /* rw: the answer depends on who created the entry, read below */
+        asks = view_asks_creator(ctx->view, dir->folder);
+        err = asks ? 0 : check(ctx, dir, VIEW_OP_REMOVE);
         if (err) {
                 fuse_reply_err(req, err);
                 return;
@@ -958,8 +1050,17 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
         {
                 struct quota_op q;
 
+                /* the usage counter's lock first, then the directory's */
                 quota_remove_begin(ctx->view, dir->folder, dfd, name, &q);
-                err = unlinkat(dfd, name, flags) < 0 ? errno : 0;
+                if (asks) {
+                        err = lock_dir(ctx, dir->folder, dfd, &lock);
+                        if (!err)
+                                err = check_removal_at(ctx, dir->folder, dfd,
+                                                       name);
+                }
+                if (!err && unlinkat(dfd, name, flags) < 0)
+                        err = errno;
+                cat_dir_unlock(lock);
                 quota_remove_end(&q, err == 0);
         }
         inode_fd_put(dir, dfd);
@@ -987,29 +1088,43 @@ static bool same_entry(int dfd1, const char *n1, int dfd2, const char *n2)
 }
 
 /*
- * The rename itself, permissions checked: where the folder may add but not
- * remove, never replace -- RENAME_NOREPLACE makes the test and the rename
- * one atomic step.  Returns 0 or a positive errno.
+ * The rename itself.  Where a replacement depends on who created the
+ * replaced entry (asks; the caller holds the directory lock), a plain
+ * rename first tries RENAME_NOREPLACE -- the test and the rename one
+ * atomic step -- and replaces only an entry the user created; an exchange
+ * needs both entries to be the user's.  Returns 0 or a positive errno.
  */
 static int rename_at(struct vfs_ctx *ctx, struct inode *dir, int dfd,
                      const char *name, int ndfd, const char *newname,
-                     unsigned int flags)
+                     unsigned int flags, bool asks)
 {
         int err;
 
-        if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
-            check(ctx, dir, VIEW_OP_REMOVE) != 0) {
-                if (renameat2(dfd, name, ndfd, newname, RENAME_NOREPLACE) == 0)
-                        return 0;
-                err = errno;
-                if (err != EEXIST)
+        if (!asks || (flags & RENAME_NOREPLACE))
+                return renameat2(dfd, name, ndfd, newname, flags) < 0 ? errno
+                                                                      : 0;
+        if (flags & RENAME_EXCHANGE) {
+                err = check_removal_at(ctx, dir->folder, dfd, name);
+                if (!err)
+                        err = check_removal_at(ctx, dir->folder, ndfd,
+                                               newname);
+                if (err)
                         return err;
-                /* rename(2) of a name onto itself is a no-op. */
-                if (same_entry(dfd, name, ndfd, newname))
-                        return 0;
-                return check(ctx, dir, VIEW_OP_REMOVE);
+                return renameat2(dfd, name, ndfd, newname, flags) < 0 ? errno
+                                                                      : 0;
         }
-        return renameat2(dfd, name, ndfd, newname, flags) < 0 ? errno : 0;
+        if (renameat2(dfd, name, ndfd, newname, RENAME_NOREPLACE) == 0)
+                return 0;
+        err = errno;
+        if (err != EEXIST)
+                return err;
+        /* rename(2) of a name onto itself is a no-op. */
+        if (same_entry(dfd, name, ndfd, newname))
+                return 0;
+        err = check_removal_at(ctx, dir->folder, ndfd, newname);
+        if (err)
+                return err;
+        return renameat2(dfd, name, ndfd, newname, 0) < 0 ? errno : 0;
 }
 
 static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1019,7 +1134,8 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
         struct inode *newdir = inode_of(req, newparent);
-        int err, dfd, ndfd;
+        int err, dfd, ndfd, lock1 = -1, lock2 = -1;
+        bool asks;
 
         if (bad_name(name) || bad_name(newname) ||
             (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))) {
@@ -1035,7 +1151,8 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                 return;
         }
         err = check(ctx, dir, VIEW_OP_CHANGE);
-        if (!err && (flags & RENAME_EXCHANGE))
+        asks = !err && view_asks_creator(ctx->view, dir->folder);
+        if (!err && !asks && (flags & RENAME_EXCHANGE))
                 err = check(ctx, dir, VIEW_OP_REMOVE);
         if (err) {
                 fuse_reply_err(req, err);
@@ -1060,7 +1177,21 @@ static void vfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                     !same_entry(dfd, name, ndfd, newname))
                         quota_remove_begin(ctx->view, newdir->folder, ndfd,
                                            newname, &q);
-                err = rename_at(ctx, dir, dfd, name, ndfd, newname, flags);
+                /*
+                 * In rw every rename takes the lock of the directory a
+                 * name appears in (both, for an exchange): renames are
+                 * what could swap an entry in under another session's
+                 * check (see cat_dir_lock()).
+                 */
+                if (asks)
+                        err = -((flags & RENAME_EXCHANGE) ?
+                                cat_dir_lock2(dfd, ndfd, &lock1, &lock2) :
+                                cat_dir_lock(ndfd, &lock1));
+                if (!err)
+                        err = rename_at(ctx, dir, dfd, name, ndfd, newname,
+                                        flags, asks);
+                cat_dir_unlock(lock2);
+                cat_dir_unlock(lock1);
                 quota_remove_end(&q, err == 0);
         }
         inode_fd_put(newdir, ndfd);
@@ -1179,12 +1310,47 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 close(fd); /* interrupted: no release will come */
 }
 
+/*
+ * Open name in dfd for CREATE.  The file is made with O_EXCL, so that a
+ * creator is recorded only on a file made here (*ret_created): when the
+ * name exists -- made on the storage host or by another session while the
+ * kernel still took it as absent -- and the caller did not ask for O_EXCL,
+ * the existing file is opened as open(2) would.  Returns the descriptor or
+ * a negative errno.
+ */
+static int create_file(int dfd, const char *name, int flags, mode_t mode,
+                       bool *ret_created)
+{
+        flags = (flags & ~O_DIRECT) | O_NOFOLLOW | O_CLOEXEC;
+        mode &= ~(mode_t)(S_ISUID | S_ISGID) & 07777;
+        for (int tries = 0; tries < 8; tries++) {
+                int fd = openat(dfd, name, flags | O_CREAT | O_EXCL, mode);
+
+                if (fd >= 0) {
+                        *ret_created = true;
+                        return fd;
+                }
+                if (errno != EEXIST || (flags & O_EXCL))
+                        return -errno;
+                fd = openat(dfd, name, flags & ~O_CREAT);
+                if (fd >= 0) {
+                        *ret_created = false;
+                        return fd;
+                }
+                if (errno != ENOENT)
+                        return -errno;
+                /* removed again meanwhile: make it after all */
+        }
+        return -EEXIST;
+}
+
 static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                        mode_t mode, struct fuse_file_info *fi)
 {
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *dir = inode_of(req, parent);
         struct fuse_entry_param e;
+        bool created = false;
         int fd, dfd, err;
 
         err = check_new_name(ctx, dir, name);
@@ -1197,24 +1363,29 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                 fuse_reply_err(req, -dfd);
                 return;
         }
-        fd = openat(dfd, name, ((fi->flags & ~O_DIRECT) | O_CREAT |
-                                O_NOFOLLOW | O_CLOEXEC),
-                    mode & ~(mode_t)(S_ISUID | S_ISGID) & 07777);
-        err = errno;
+        /*
+         * No directory lock: the record goes through the descriptor that
+         * made the file, which no rename elsewhere can swap for another.
+         */
+        fd = create_file(dfd, name, fi->flags, mode, &created);
+        if (created)
+                record_creator(ctx, dir->folder, fd, S_IFREG);
         inode_fd_put(dir, dfd);
         if (fd < 0) {
-                fuse_reply_err(req, err);
+                fuse_reply_err(req, -fd);
                 return;
         }
         err = do_lookup(ctx, dir, name, &e);
         if (err)
                 goto out_close;
-        err = chown_new(ctx, inode_of(req, e.ino));
-        if (err) {
-                forget_entry(ctx, e.ino);
-                goto out_close;
+        if (created) {
+                err = chown_new(ctx, inode_of(req, e.ino));
+                if (err) {
+                        forget_entry(ctx, e.ino);
+                        goto out_close;
+                }
+                quota_add_entry(ctx->view, dir->folder, 0);
         }
-        quota_add_entry(ctx->view, dir->folder, 0);
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
         set_open_flags(fi);
@@ -2026,7 +2197,9 @@ static void vfs_statfs(fuse_req_t req, fuse_ino_t ino)
  * report no attributes and refuse changes.  Only the "user." namespace may
  * be written (others get EOPNOTSUPP, which copying tools take as "not
  * supported here" and skip): trusted., security. and system. would act on
- * the storage host with the daemon's privileges.
+ * the storage host with the daemon's privileges.  vfolderfs's own names
+ * (the creator record, cat_xattr_name_reserved()) are never read, listed,
+ * set or removed for a session: absent to read, EPERM to change.
  */
 static bool xattr_name_writable(const char *name)
 {
@@ -2044,6 +2217,8 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
         err = check(ctx, inode, VIEW_OP_CHANGE);
         if (!err && S_ISLNK(inode->type))
                 err = EPERM; /* as the kernel says for user.* on symlinks */
+        else if (!err && cat_xattr_name_reserved(name))
+                err = EPERM; /* the creator record is never the session's */
         else if (!err && !xattr_name_writable(name))
                 err = EOPNOTSUPP;
         if (err) {
@@ -2064,12 +2239,14 @@ static void vfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 /*
  * Names a listing shows: not trusted.* (kept by the storage host for
  * itself, e.g. Lustre's trusted.lov, and hidden by the kernel from
- * unprivileged callers of local file systems) and not security.capability
- * (reported absent, see vfs_getxattr()).
+ * unprivileged callers of local file systems), not vfolderfs's own
+ * (cat_xattr_name_reserved(): the creator record, also as user.*) and not
+ * security.capability (reported absent, see vfs_getxattr()).
  */
 static bool xattr_name_listed(const char *name)
 {
         return strncmp(name, "trusted.", 8) != 0 &&
+               !cat_xattr_name_reserved(name) &&
                strcmp(name, "security.capability") != 0;
 }
 
@@ -2192,6 +2369,17 @@ static void vfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                 fuse_reply_err(req, ENODATA);
                 return;
         }
+        /*
+         * Nor is anything of the storage host's own namespace (trusted.*,
+         * readable only with the daemon's privilege) or vfolderfs's record
+         * of who created the entry (also kept as user.*): absent, as an
+         * unprivileged caller of a local file system finds trusted.*.
+         */
+        if (strncmp(name, "trusted.", 8) == 0 ||
+            cat_xattr_name_reserved(name)) {
+                fuse_reply_err(req, ENODATA);
+                return;
+        }
         do_getxattr(req, ino, name, size);
 }
 
@@ -2205,10 +2393,12 @@ static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         struct vfs_ctx *ctx = ctx_of(req);
         struct inode *inode = inode_of(req, ino);
         char path[PROC_FD_MAX];
-        int err, fd;
+        int err, fd, own = 0;
 
-        err = check(ctx, inode, VIEW_OP_REMOVE);
+        err = check(ctx, inode, VIEW_OP_CHANGE);
         if (!err && S_ISLNK(inode->type))
+                err = EPERM;
+        else if (!err && cat_xattr_name_reserved(name))
                 err = EPERM;
         else if (!err && !xattr_name_writable(name))
                 err = EOPNOTSUPP;
@@ -2221,8 +2411,16 @@ static void vfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
                 fuse_reply_err(req, -fd);
                 return;
         }
-        proc_path(path, fd);
-        err = removexattr(path, name) < 0 ? errno : 0;
+        /* rw: only on an entry the user created (its inode's record) */
+        if (view_asks_creator(ctx->view, inode->folder))
+                own = cat_creator_is(fd, NULL, ctx->user_id);
+        err = own < 0 ? -own
+                      : view_check_entry(ctx->view, inode->folder,
+                                         VIEW_OP_REMOVE, own == 1);
+        if (!err) {
+                proc_path(path, fd);
+                err = removexattr(path, name) < 0 ? errno : 0;
+        }
         inode_fd_put(inode, fd);
         fuse_reply_err(req, err);
 }

@@ -118,6 +118,27 @@ static void rw_folder_allows_changes_and_refuses_removal_with_eperm(void **state
         view_free(v);
 }
 
+static void rw_folder_removes_only_entries_the_user_created(void **state)
+{
+        struct view *v = table_view(*state, false);
+
+        assert_true(view_asks_creator(v, 1));
+        assert_int_equal(view_check_entry(v, 1, VIEW_OP_REMOVE, true), 0);
+        assert_int_equal(view_check_entry(v, 1, VIEW_OP_REMOVE, false), EPERM);
+        /* nowhere else does the creator matter */
+        assert_false(view_asks_creator(v, 0));
+        assert_false(view_asks_creator(v, 2));
+        assert_false(view_asks_creator(v, VIEW_SCRATCH));
+        assert_false(view_asks_creator(v, 3));
+        assert_int_equal(view_check_entry(v, 0, VIEW_OP_REMOVE, true), EROFS);
+        assert_int_equal(view_check_entry(v, 2, VIEW_OP_REMOVE, false), 0);
+        view_free(v);
+        v = table_view(*state, true);
+        assert_false(view_asks_creator(v, 1));
+        assert_int_equal(view_check_entry(v, 1, VIEW_OP_REMOVE, false), 0);
+        view_free(v);
+}
+
 static void rw_can_delete_makes_rw_remove_like_wd(void **state)
 {
         struct view *v = table_view(*state, true);
@@ -412,6 +433,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(
                         wd_folder_and_scratch_allow_everything, setup,
                         teardown),
+                cmocka_unit_test_setup_teardown(
+                        rw_folder_removes_only_entries_the_user_created,
+                        setup, teardown),
                 cmocka_unit_test_setup_teardown(unknown_folder_index_is_eio,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(

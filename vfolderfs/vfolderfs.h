@@ -29,6 +29,9 @@ struct vfs_ctx {
         struct inode_table *inodes;
         struct inode root;     /* the scratch directory; node id FUSE_ROOT_ID */
         uid_t uid;             /* what every file appears owned by */
+        char user_id[CAT_UUID_STRLEN]; /* the session's user (catalog id):
+                                        * the creator recorded on new
+                                        * entries of folders */
         gid_t gid;
         bool chown_on_create;  /* storage owner differs from our fsuid/fsgid */
         uid_t storage_uid;

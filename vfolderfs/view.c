@@ -68,11 +68,23 @@ const struct view_folder *view_folder(const struct view *view, int folder)
         return &view->folders[folder];
 }
 
-int view_check_permission(const struct view *view, int folder,
-                          enum view_op op)
+static enum cat_op cat_op_of(enum view_op op)
+{
+        switch (op) {
+        case VIEW_OP_READ:
+                return CAT_OP_READ;
+        case VIEW_OP_CHANGE:
+                return CAT_OP_CHANGE;
+        case VIEW_OP_REMOVE:
+                break;
+        }
+        return CAT_OP_REMOVE;
+}
+
+int view_check_entry(const struct view *view, int folder, enum view_op op,
+                     bool own)
 {
         const struct view_folder *f = view_folder(view, folder);
-        enum cat_perm perm;
 
         if (folder == VIEW_SCRATCH)
                 return 0;
@@ -80,22 +92,23 @@ int view_check_permission(const struct view *view, int folder,
                 return op == VIEW_OP_READ ? 0 : EIO;
         if (f->gone)
                 return EIO;
-        if (op == VIEW_OP_READ)
-                return 0;
-        perm = f->perm;
-        switch (op) {
-        case VIEW_OP_CHANGE:
-                return perm >= CAT_PERM_RW ? 0 : EROFS;
-        case VIEW_OP_REMOVE:
-                if (perm >= CAT_PERM_WD)
-                        return 0;
-                if (perm == CAT_PERM_RW)
-                        return view->rw_can_delete ? 0 : EPERM;
-                return EROFS;
-        case VIEW_OP_READ:
-                break;
-        }
-        return 0;
+        return -cat_perm_check(f->perm, cat_op_of(op), own,
+                               view->rw_can_delete);
+}
+
+int view_check_permission(const struct view *view, int folder,
+                          enum view_op op)
+{
+        return view_check_entry(view, folder, op, false);
+}
+
+bool view_asks_creator(const struct view *view, int folder)
+{
+        const struct view_folder *f = view_folder(view, folder);
+
+        return f && !f->gone &&
+               cat_perm_asks_creator(f->perm, CAT_OP_REMOVE,
+                                     view->rw_can_delete);
 }
 
 /* Set *reterr (when wanted) and return -err. */

@@ -64,6 +64,9 @@ struct view_folder {
                              * for WATCH_CACHE_S */
         bool gone;          /* trashed, revoked or purged since start: every
                              * operation in it fails (view_check_permission) */
+        bool record_warned; /* the daemon logged that it cannot record
+                             * creators here (ops.c; relaxed atomic, the one
+                             * field written after the view is published) */
         struct quota_folder *quota; /* quota state (quota.c), shared by every
                                      * version of the view; NULL when none */
 };
@@ -151,12 +154,6 @@ int view_child(const struct view *view, int parent, const char *name);
 int view_hidden(const struct view *view, const char *name);
 
 /*
- * Whether operation op is allowed in folder (a folder index or
- * VIEW_SCRATCH): 0, or the positive errno the caller must get (EROFS,
- * EPERM; EIO for any operation, reads included, in a folder that is gone).
- * Thread-safe, no allocation.
- */
-/*
  * Whether close(2) on the file system of path (or of fd when path is NULL)
  * may report errors that write(2) did not: true unless it is one of the
  * local file systems known to report every error at write or fsync
@@ -167,5 +164,26 @@ bool view_close_reports(const char *path, int fd);
 /* Folder number folder of view, or NULL (VIEW_SCRATCH, out of range). */
 const struct view_folder *view_folder(const struct view *view, int folder);
 
+/*
+ * Whether operation op is allowed in folder (a folder index or
+ * VIEW_SCRATCH): 0, or the positive errno the caller must get (EROFS,
+ * EPERM; EIO for any operation, reads included, in a folder that is gone).
+ * The table is cat_perm_check()'s; a removal here is of an entry someone
+ * else created (the strict answer).  Thread-safe, no allocation.
+ */
 int view_check_permission(const struct view *view, int folder,
                           enum view_op op);
+
+/*
+ * The same for an entry whose creator is known: own when the session's
+ * user created it (cat_creator_is()).
+ */
+int view_check_entry(const struct view *view, int folder, enum view_op op,
+                     bool own);
+
+/*
+ * Whether a removal in folder depends on who created the entry (rw
+ * without rw_can_delete): only then does the daemon read the creator
+ * record and take the directory lock (cat_dir_lock()).  Thread-safe.
+ */
+bool view_asks_creator(const struct view *view, int folder);

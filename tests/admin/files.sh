@@ -422,12 +422,104 @@ read_write_user_can_mkdir_put_and_rename_to_a_new_name() {
         assert_absent "$DIR/f"
 }
 
-# Overwriting a file's content is a write, which rw allows (SPEC section 3:
-# write and truncate are ok for rw); replacing an entry by rename is not.
-read_write_user_can_overwrite_a_file_with_put_force() {
+# _record PATH: the creator record on the storage (trusted.*, else user.*),
+# or "none".
+_record() {
+        getfattr -h --absolute-names --only-values -n trusted.vfolderfs.creator "$1" 2>/dev/null ||
+                getfattr -h --absolute-names --only-values -n user.vfolderfs.creator "$1" 2>/dev/null ||
+                echo none
+}
+
+# SPEC section 3: rw removes or replaces only what the same user created;
+# `put --force` replaces a file (a new file takes its name), so with rw it
+# is refused over a file the user did not create.
+read_write_user_cannot_replace_someone_elses_file_with_put_force() {
         _share rw
-        ok files put data "$T/in.txt" f --force --user bob
-        assert_file_content "$DIR/f" "local content"
+        fails files put data "$T/in.txt" f --force --user bob
+        assert_contains "permission denied (rw): 'f' was not created by 'bob'" "$ERR"
+        _data_unchanged
+}
+
+read_write_user_can_replace_remove_and_rename_over_what_they_created() {
+        _share rw
+        ok files put data "$T/in.txt" mine --user bob
+        ok files put data "$T/in.txt" mine --force --user bob
+        assert_file_content "$DIR/mine" "local content"
+        ok files mkdir data mydir --user bob
+        ok files put data "$T/in.txt" mydir/inner --user bob
+        ok files mkdir data mydir/sub --user bob
+        ok files rm data mydir -r --user bob
+        assert_absent "$DIR/mydir"
+        ok files put data "$T/in.txt" other --user bob
+        ok files mv data other mine --user bob
+        assert_absent "$DIR/other"
+        ok files rm data mine --user bob
+        assert_absent "$DIR/mine"
+        # alice's entries as they were (the folder's own directory changed)
+        local now
+        now=$(_tree "$DIR" | tail -n +2)
+        assert_eq "$(tail -n +2 <<<"$DATA_TREE")" "$now" "alice's entries"
+}
+
+read_write_user_cannot_remove_a_tree_holding_someone_elses_entry() {
+        _share rw
+        ok files mkdir data mydir --user bob
+        ok files mkdir data mydir/sub --user bob
+        ok files put data "$T/in.txt" mydir/a --user bob
+        echo alice >"$DIR/mydir/sub/alices"
+        local before
+        before=$(_tree "$DIR/mydir")
+        fails files rm data mydir -r --user bob
+        assert_contains "'alices' in it was not created by 'bob'" "$ERR"
+        _same_tree "bob's directory" "$before" "$DIR/mydir"
+}
+
+read_write_user_cannot_move_over_someone_elses_entry() {
+        _share rw
+        ok files put data "$T/in.txt" mine --user bob
+        fails files mv data mine f --user bob
+        assert_contains "'f' was not created by 'bob'" "$ERR"
+        assert_file_content "$DIR/f" keep
+        assert_file_content "$DIR/mine" "local content"
+}
+
+files_put_and_mkdir_record_the_user_and_the_operator_records_nothing() {
+        _share rw
+        ok files put data "$T/in.txt" by_bob --user bob
+        ok files mkdir data dir_by_bob --user bob
+        ok files mkdir data a/b/c -p --user bob
+        ok files put data "$T/in.txt" by_operator
+        ok files mkdir data dir_by_operator
+        local bob
+        bob=$(user_id bob)
+        assert_eq "$bob" "$(_record "$DIR/by_bob")" "record of a put --user bob"
+        assert_eq "$bob" "$(_record "$DIR/dir_by_bob")" "record of a mkdir --user bob"
+        assert_eq "$bob" "$(_record "$DIR/a/b/c")" "record of a mkdir -p --user bob"
+        assert_eq "$bob" "$(_record "$DIR/a")" "record of a parent made by mkdir -p --user bob"
+        assert_eq none "$(_record "$DIR/by_operator")" "record of a put by the operator"
+        assert_eq none "$(_record "$DIR/dir_by_operator")" "record of a mkdir by the operator"
+        # the operator's entries are of unknown origin: not bob's
+        fails files rm data by_operator --user bob
+        assert_exists "$DIR/by_operator"
+}
+
+files_mv_keeps_the_record() {
+        _share rw
+        ok files put data "$T/in.txt" by_bob --user bob
+        ok files mv data by_bob moved
+        assert_eq "$(user_id bob)" "$(_record "$DIR/moved")" "record after the operator's mv"
+        ok files rm data moved --user bob
+        assert_absent "$DIR/moved"
+}
+
+# The explorer never shows or copies the record: get writes the content
+# only, ls shows no attribute.
+files_get_copies_no_record() {
+        _share rw
+        ok files put data "$T/in.txt" by_bob --user bob
+        ok files get data by_bob "$T/got.txt" --user bob
+        assert_file_content "$T/got.txt" "local content"
+        assert_eq none "$(_record "$T/got.txt")" "record on the downloaded copy"
 }
 
 read_write_user_cannot_remove_or_replace() {

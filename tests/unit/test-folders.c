@@ -864,6 +864,22 @@ static void clone_copies_data_into_a_new_folder_of_the_user(void **state)
         assert_ok(cat_folder_usage(fx->cat, c->id, &bytes, &files, reterr));
         assert_int_equal(bytes, 5);
         assert_int_equal(files, 3);
+        /* the copies are bob's: he created them, so rw lets him remove them */
+        {
+                struct cat_user *bob = NULL;
+                int d = open(dst, O_PATH | O_DIRECTORY), sub;
+
+                assert_ok(cat_user_get(fx->cat, "bob", &bob, reterr));
+                assert_true(d >= 0);
+                sub = openat(d, "dir", O_PATH | O_DIRECTORY);
+                assert_true(sub >= 0);
+                assert_int_equal(cat_creator_is(d, "dir", bob->id), 1);
+                assert_int_equal(cat_creator_is(sub, "a.txt", bob->id), 1);
+                assert_int_equal(cat_creator_is(d, "link", bob->id), 1);
+                close(sub);
+                close(d);
+                cat_user_free(bob);
+        }
         cat_folder_free(c);
         free(src);
         free(dst);

@@ -243,7 +243,7 @@ static int op_remove(const char *a, const char *b)
 
 static int op_copy(const char *a, const char *b)
 {
-        return cat_tree_copy(a, b);
+        return cat_tree_copy(a, b, NULL);
 }
 
 static void trees_deeper_than_path_max_and_the_fd_limit_are_removed(void **state)
@@ -309,7 +309,7 @@ static void copy_keeps_files_modes_times_and_symlinks_verbatim(void **state)
         assert_int_equal(chmod(p, 04755), 0);
         free(p);
 
-        assert_int_equal(cat_tree_copy(src, dst), 0);
+        assert_int_equal(cat_tree_copy(src, dst, NULL), 0);
         p = join(dst, "dir/a");
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0640);
@@ -351,8 +351,8 @@ static void copy_refuses_to_overwrite_what_exists(void **state)
         mk(fx->dir, "dst");
         put(src, "a", "new");
         put(dst, "a", "old");
-        assert_int_equal(cat_tree_copy(src, dst), -EEXIST);
-        assert_int_equal(cat_tree_copy(src, "/nonexistent/dir"), -ENOENT);
+        assert_int_equal(cat_tree_copy(src, dst, NULL), -EEXIST);
+        assert_int_equal(cat_tree_copy(src, "/nonexistent/dir", NULL), -ENOENT);
         free(src);
         free(dst);
 }
