@@ -104,6 +104,9 @@ without_privilege_the_start_fails_and_leaves_nothing() {
                 ITEST_WHY="session create failed: $sid"; return 1; }
         mkdir -p "$T/umnt" "$T/ws2"
         chown "$U:$U" "$T" "$T/umnt" "$T/ws2" "$CAT"* "$SCRATCH"
+        # The daemon runs as the storage uid here: only it (and root) may
+        # traverse the layout above the folders (0700).
+        chown -R "$U:$U" "$STORE"
         out=$(asuser $U timeout 20 "$VFOLDERFS" -f -o "catalog=$CAT,scratch=$SCRATCH" \
                 "session:$sid" "$T/umnt" 2>&1)
         rc=$?
