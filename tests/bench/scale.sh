@@ -104,6 +104,14 @@ chmod 755 "$W/storage" "$W/scratch" "$MNT"
 backing() { admin --json folder info "$1" | jq -r .backing_path; }
 BIG=$(backing big) && [ -d "$BIG" ] || die "no backing directory for folder 'big'"
 WALK=$(backing walk) && [ -d "$WALK" ] || die "no backing directory for folder 'walk'"
+# The native reference runs as uid $UID1 on the backing directories, whose
+# parents vfolderfs makes 0700 (root's alone): let it pass through them.
+for d in "$BIG" "$WALK"; do
+        for p in "$(dirname "$d")" "$(dirname "$(dirname "$d")")" \
+                 "$(dirname "$(dirname "$(dirname "$d")")")"; do
+                chmod o+x "$p"
+        done
+done
 
 # start USER: mount USER's folders at $MNT (the daemon daemonizes once mounted);
 # sets DPID and START_S; returns 1 on failure.

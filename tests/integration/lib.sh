@@ -62,7 +62,8 @@ itest_begin() {
         SCRATCH=$T/scratch
         MNT=$T/mnt
         mkdir -p "$STORE" "$SCRATCH" "$MNT"
-        chmod 755 "$STORE" "$SCRATCH" "$MNT"
+        chmod 755 "$STORE" "$MNT"
+        chmod 700 "$SCRATCH" # as the daemon makes a scratch root
         must admin init
         must admin host add local "$STORE"
 }
