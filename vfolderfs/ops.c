@@ -25,7 +25,9 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fuse.h>
 
+#include "epoch.h"
 #include "quota.h"
 #include "vfolderfs.h"
 #include "watch.h"
@@ -505,8 +507,9 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 fuse_reply_entry(req, &e);
         } else if (err) {
                 fuse_reply_err(req, err);
-        } else {
-                fuse_reply_entry(req, &e);
+        } else if (fuse_reply_entry(req, &e) < 0) {
+                /* Not taken (interrupted, loop.h): the kernel counts none. */
+                forget_entry(ctx, e.ino);
         }
 }
 
@@ -772,7 +775,8 @@ static void reply_created(fuse_req_t req, struct inode *parent,
                 return;
         }
         quota_add_entry(ctx->view, parent->folder, 0);
-        fuse_reply_entry(req, &e);
+        if (fuse_reply_entry(req, &e) < 0)
+                forget_entry(ctx, e.ino); /* not taken: see vfs_lookup() */
 }
 
 /* Checks common to every operation that adds name to parent. */
@@ -926,7 +930,8 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
         /* every name of a file counts its size, as `usage` counts */
         quota_add_entry(ctx->view, dir->folder,
                         S_ISREG(e.attr.st_mode) ? e.attr.st_size : 0);
-        fuse_reply_entry(req, &e);
+        if (fuse_reply_entry(req, &e) < 0)
+                forget_entry(ctx, e.ino); /* not taken: see vfs_lookup() */
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1160,8 +1165,8 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
          * trip.
          */
         fi->noflush = !writing || !flush_needed(ctx, inode);
-        if (fuse_reply_open(req, fi) == -ENOENT)
-                close(fd); /* interrupted: no release will come */
+        if (fuse_reply_open(req, fi) < 0)
+                close(fd); /* not taken (interrupted): no release will come */
 }
 
 static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1204,7 +1209,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         fi->keep_cache = 1;
         fi->direct_io = 0;
         fi->noflush = !flush_needed(ctx, dir); /* see vfs_open() */
-        if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+        if (fuse_reply_create(req, &e, fi) < 0) {
                 forget_entry(ctx, e.ino);
                 close(fd);
         }
@@ -1846,6 +1851,23 @@ static int list_ordinary_dir(fuse_req_t req, struct inode *dir,
         return err;
 }
 
+/*
+ * Undo the lookups of a READDIRPLUS reply the kernel did not take (the
+ * request was interrupted, loop.h): it counts none of them.
+ */
+static void forget_listed(struct vfs_ctx *ctx, const char *buf, size_t len)
+{
+        size_t off = 0;
+
+        while (off + FUSE_NAME_OFFSET_DIRENTPLUS <= len) {
+                const struct fuse_direntplus *dp =
+                        (const struct fuse_direntplus *)(buf + off);
+
+                forget_entry(ctx, dp->entry_out.nodeid);
+                off += FUSE_DIRENTPLUS_SIZE(dp);
+        }
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
                        off_t offset, bool plus)
 {
@@ -1878,8 +1900,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
         /* A partial listing is still an answer; report errors only alone. */
         if (err && p == buf)
                 fuse_reply_err(req, err);
-        else
-                fuse_reply_buf(req, buf, (size_t)(p - buf));
+        else if (fuse_reply_buf(req, buf, (size_t)(p - buf)) < 0 && plus)
+                forget_listed(ctx, buf, (size_t)(p - buf));
         free(buf);
 }
 
