@@ -1397,6 +1397,7 @@ struct snap_entry {
         ino_t ino;
         off_t off;             /* name_offset(name) */
         unsigned char type;
+        bool folder;           /* a folder's entry: listed without attributes */
 };
 
 struct dir_cursor {
@@ -1516,7 +1517,8 @@ static int snap_cmp(const void *a, const void *b)
 }
 
 static int snap_add(struct snap_entry **snap, size_t *n, size_t *cap,
-                    const char *name, ino_t ino, unsigned char type)
+                    const char *name, ino_t ino, unsigned char type,
+                    bool folder)
 {
         if (*n == *cap) {
                 size_t ncap = *cap ? *cap * 2 : 64;
@@ -1533,6 +1535,7 @@ static int snap_add(struct snap_entry **snap, size_t *n, size_t *cap,
         (*snap)[*n].ino = ino;
         (*snap)[*n].off = name_offset(name);
         (*snap)[*n].type = type;
+        (*snap)[*n].folder = folder;
         (*n)++;
         return 0;
 }
@@ -1564,7 +1567,7 @@ static int snapshot_view_dir(const struct view *v, struct dir_state *d,
                                 continue; /* hidden by the folder */
                 }
                 err = snap_add(&snap, &n, &cap, de->d_name, de->d_ino,
-                               de->d_type);
+                               de->d_type, false);
                 if (err)
                         break;
         }
@@ -1578,7 +1581,7 @@ static int snapshot_view_dir(const struct view *v, struct dir_state *d,
                         continue; /* a real scratch dir, listed above */
                 ino = v->folders[vn->folder].backing_ino;
                 err = snap_add(&snap, &n, &cap, vn->name, ino ? ino : 1,
-                               DT_DIR);
+                               DT_DIR, true);
         }
         if (err) {
                 snap_free(snap, n);
@@ -1649,18 +1652,20 @@ static int lookup_listed(struct vfs_ctx *ctx, struct inode *dir,
 
 /*
  * Add one entry to buf; returns its size, or 0 when it did not fit (then
- * any lookup made for it is undone).  *err is set on lookup failure.
+ * any lookup made for it is undone).  *err is set on lookup failure.  A
+ * bare entry gets no lookup in a READDIRPLUS listing: the kernel then
+ * looks it up by itself when it needs it.
  */
 static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
                         size_t rem, const char *name, ino_t d_ino,
                         unsigned char d_type, off_t nextoff, bool plus,
-                        int *err)
+                        bool bare, int *err)
 {
         struct vfs_ctx *ctx = ctx_of(req);
         size_t size;
 
         *err = 0;
-        if (!plus || is_dot_or_dotdot(name)) {
+        if (!plus || bare || is_dot_or_dotdot(name)) {
                 struct stat st;
 
                 memset(&st, 0, sizeof(st));
@@ -1730,8 +1735,16 @@ static int list_view_dir(fuse_req_t req, struct inode *dir,
         }
         for (size_t i = lo; i < d->n_snap; i++) {
                 const struct snap_entry *s = &d->snap[i];
+                /*
+                 * A folder's entry is listed bare: its attributes are its
+                 * backing directory's, on its storage host, and a listing
+                 * of the session root must not wait on every host (one
+                 * stalled host would hold up `ls /home/work`).  The kernel
+                 * looks a folder up when it needs more (`ls -l`), each
+                 * lookup on that folder's own host (loop.h).
+                 */
                 size_t n = add_entry(req, dir, *pp, *rem, s->name, s->ino,
-                                     s->type, s->off, plus, &err);
+                                     s->type, s->off, plus, s->folder, &err);
 
                 if (err == ENOENT) {
                         err = 0; /* vanished since the snapshot */
@@ -1775,7 +1788,7 @@ static int list_dir(fuse_req_t req, struct inode *dir, struct dir_cursor *c,
                 }
                 n = add_entry(req, dir, *pp, *rem, c->entry->d_name,
                               c->entry->d_ino, c->entry->d_type,
-                              c->entry->d_off, plus, &err);
+                              c->entry->d_off, plus, false, &err);
                 if (err == ENOENT) {
                         err = 0; /* removed meanwhile: skip it */
                 } else if (err || n > *rem) {
