@@ -483,6 +483,16 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
         if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
                 conn->want |= FUSE_CAP_CACHE_SYMLINKS;
         conn->max_write = 1U << 20;
+        /*
+         * Reads the kernel issues for read-ahead (and releases) are
+         * background requests, of which it lets a connection have
+         * max_background unanswered (12 by default): that many stuck on a
+         * stalled storage host would hold up every read of a file on the
+         * healthy ones, in the kernel, before the daemon could see it.
+         * Past congestion_threshold the kernel stops reading ahead.
+         */
+        conn->max_background = VFS_MAX_BACKGROUND;
+        conn->congestion_threshold = VFS_MAX_BACKGROUND / 4 * 3;
 }
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

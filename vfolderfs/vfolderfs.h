@@ -37,3 +37,6 @@ struct vfs_ctx {
 };
 
 extern const struct fuse_lowlevel_ops vfs_ops;
+
+/* Unanswered background requests the kernel allows (vfs_init()). */
+#define VFS_MAX_BACKGROUND 1024
