@@ -2354,6 +2354,85 @@ static void vfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
                 fuse_reply_lseek(req, r);
 }
 
+/* ------------------------------------------------------------------------
+ * The session loop's questions (loop.h).
+ */
+int vfs_request_queue(void *arg, const void *mem, size_t size)
+{
+        struct vfs_ctx *ctx = arg;
+        const struct fuse_in_header *in = mem;
+        const struct view_folder *f;
+        const struct view *v;
+        struct inode *inode;
+        int folder, queue = VFS_QUEUE_SCRATCH;
+
+        switch (in->opcode) {
+        case FUSE_FORGET:
+        case FUSE_BATCH_FORGET:
+        case FUSE_INTERRUPT:
+        case FUSE_INIT:
+        case FUSE_DESTROY:
+        case FUSE_NOTIFY_REPLY:
+                return VFS_QUEUE_INLINE;
+        case FUSE_SETLKW:
+                return VFS_QUEUE_LOCKS;
+        default:
+                break;
+        }
+        if (in->nodeid == 0)
+                return VFS_QUEUE_SCRATCH;
+        /*
+         * The kernel sends only node ids it holds a lookup of, and holds it
+         * until this request is answered: the record stays.
+         */
+        inode = in->nodeid == FUSE_ROOT_ID ? &ctx->root
+                                           : (struct inode *)(uintptr_t)
+                                                     in->nodeid;
+        folder = inode->folder;
+        if (epoch_enter() < 0)
+                return VFS_QUEUE_SCRATCH;
+        v = ctx->view;
+        if (in->opcode == FUSE_LOOKUP && size > sizeof(*in)) {
+                const char *name = (const char *)(in + 1);
+                size_t max = size - sizeof(*in);
+                int vd = view_dir(inode);
+
+                if (strnlen(name, max) == max) {
+                        /* no name: libfuse answers it */
+                } else if (vd >= 0 && !is_dot_or_dotdot(name)) {
+                        /* A folder's name opens its backing directory. */
+                        int node = view_child(v, vd, name);
+
+                        if (node < 0 && vd == VIEW_ROOT)
+                                node = view_hidden(v, name);
+                        if (node >= 0 &&
+                            v->nodes[node].kind == VIEW_NODE_FOLDER)
+                                folder = v->nodes[node].folder;
+                } else if (inode->folder_root && strcmp(name, "..") == 0) {
+                        folder = VIEW_SCRATCH; /* a view directory */
+                }
+        }
+        f = view_folder(v, folder);
+        if (f)
+                queue = VFS_QUEUE_HOSTS + f->host;
+        epoch_leave();
+        return queue;
+}
+
+void vfs_request_hold(void *arg, uint64_t nodeid)
+{
+        struct vfs_ctx *ctx = arg;
+
+        if (nodeid != FUSE_ROOT_ID && nodeid != 0)
+                inode_table_ref(ctx->inodes,
+                                (struct inode *)(uintptr_t)nodeid, 1);
+}
+
+void vfs_request_release(void *arg, uint64_t nodeid)
+{
+        forget_entry(arg, nodeid);
+}
+
 const struct fuse_lowlevel_ops vfs_ops = {
         .init = vfs_init,
         .lookup = vfs_lookup,

@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# loop.sh - the daemon's session loop (vfolderfs/loop.h).  Its workers take
-# turns at reading /dev/fuse and hand the turn on before they answer, the
-# reader polling for up to -o spin=US before it sleeps.  Checked here:
-#   - a request stuck on a stalled storage host (a FUSE host, bindfs, stopped
-#     with SIGSTOP) holds up nothing else: another folder and scratch
-#     answer meanwhile, with the default loop and with
-#     libfuse's (spin=0); the stuck request completes once the host resumes;
-#   - a lookup in the session root that waits on the stalled host holds up
-#     no other name in the root (the kernel's per-directory lookup lock is
-#     lifted by FUSE_PARALLEL_DIROPS, vfolderfs/devio.h);
-#   - spin=20 runs the daemon's loop: max_threads=N workers named
-#     "vfolderfs-work" (10 by default); the default (spin=0) runs libfuse's
-#     loop instead (no worker so named);
-#   - spin=1001 fails the start (exit 2, one line, nothing mounted).
+# loop.sh - the daemon's session loop (vfolderfs/loop.h): requests are
+# queued per storage host, each host running at most max_threads of them at
+# once, so a stalled host holds up only what waits on it.  The stalled host
+# here is a FUSE host (bindfs -f) stopped with SIGSTOP.  Checked here:
+#   - with 50 calls stuck on the stalled host (10 stats running, filling its
+#     limit, then cat of 25 files of 512 KiB opened before, stat of 10
+#     files, ls of 5 directories), a read of a small and of a large file in a
+#     folder on another host, a write and read back in scratch, ls and stat
+#     of the session root and ls -l of the healthy folder each answer within
+#     100 ms (the worst of 5 of each, timed around the calls themselves);
+#     the large reads need the kernel's background limit raised (25 stuck
+#     read-ahead requests would exceed its default of 12);
+#   - a caller killed with SIGKILL while its lookup runs on the stalled host,
+#     and one whose lookup is queued behind the host's limit, are gone
+#     within 1 s; once the host resumes every other stuck call completes
+#     with the right result, and the daemon's threads and descriptors come
+#     back to what they were before (no lookup count or thread is leaked);
+#   - a caught signal (a SIGUSR1 handler) does not make a stuck stat fail,
+#     running or queued: it completes once the host resumes;
+#   - max_threads is the limit per host: with max_threads=3 and three
+#     truncates waiting on the stalled host, a read in another folder
+#     answers; a fourth truncate there is queued (killed, it is gone at once
+#     and its file keeps its data) while a running truncate is not answered
+#     early (killed, it stays until the host resumes: it may truncate);
+#   - the same isolation with -o spin=20, and a lookup in the session root
+#     waiting on the stalled host holds up no other name in the root;
+#   - the workers are named vfolderfs-work, max_idle_threads of them idle
+#     (max_threads by default); spin=1001 fails the start.
 # The end of the loop on a signal or an unmount is checked by lifecycle.sh.
 
 . "$(dirname "$0")/lib.sh"
@@ -37,13 +51,313 @@ must admin host add slowhost "$HOST"
 must admin folder create sf --user alice --host slowhost
 SB=$(backing_of sf) || bail "no backing directory for folder sf"
 printf 'slow data\n' >"$SB/f"
-chown $U:$U "$SB/f"
+for i in $(seq 80); do printf 'slow %s\n' "$i" >"$SB/f$i"; done
+# Read by the cats: larger than what an open fetches ahead (ops.c), so that
+# their reads wait on the host.
+for i in $(seq 11 35); do head -c 512K /dev/urandom >"$SB/r$i"; done
+for i in $(seq 10); do mkdir "$SB/d$i"; printf 'x\n' >"$SB/d$i/in$i"; done
+for i in 1 2 3 4; do printf 'keep\n' >"$SB/t$i"; done
+chown -R $U:$U "$SB"
 printf 'x\n' >"$LB/x"
-chown $U:$U "$LB/x"
+for i in $(seq 10); do printf 'x %s\n' "$i" >"$LB/x$i"; done
+for i in $(seq 5); do head -c 2M /dev/urandom >"$LB/big$i"; done
+chown -R $U:$U "$LB"
 
 # workers_of PID: the number of the daemon's threads named vfolderfs-work.
 workers_of() {
         cat /proc/"$1"/task/*/comm 2>/dev/null | grep -cx vfolderfs-work
+}
+
+threads_of() {
+        ls /proc/"$1"/task | wc -l
+}
+
+fds_of() {
+        ls /proc/"$1"/fd | wc -l
+}
+
+# spawn OUT CMD...: CMD as the user in the background, output to OUT; $! is
+# CMD's own pid (setpriv and env exec it).
+spawn() {
+        local out=$1
+        shift
+        setpriv --reuid=$U --regid=$U --clear-groups -- \
+                env PATH=/usr/local/bin:/usr/bin:/bin "$@" >"$out" 2>&1 &
+}
+
+# gone_within PID TENTHS: whether PID has exited (or is a zombie) within
+# that many tenths of a second.
+gone_within() {
+        local pid=$1 n=$2 i state
+        for ((i = 0; i <= n * 2; i++)); do
+                state=$(awk '{ print $3 }' /proc/"$pid"/stat 2>/dev/null)
+                [ -z "$state" ] || [ "$state" = Z ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
+
+# alive PID...: how many of PIDs still run.
+alive() {
+        local n=0 pid state
+        for pid in "$@"; do
+                state=$(awk '{ print $3 }' /proc/"$pid"/stat 2>/dev/null)
+                [ -n "$state" ] && [ "$state" != Z ] && n=$((n + 1))
+        done
+        echo $n
+}
+
+# The kernel forgets what it does not use, so that the daemon's inode
+# table holds only what is in use (watch.sh does the same).
+forget_caches() {
+        echo 2 >/proc/sys/vm/drop_caches
+        sleep 0.5
+}
+
+# probe NAME CMD-ARGS...: run `fsop timed CMD-ARGS` five times as the user
+# (each ARG's "@" replaced by the round's number), bounded to 5 s each; sets
+# PROBE[NAME] to the worst time in ms, or to what failed.
+declare -A PROBE
+probe() {
+        local name=$1 k us worst=0 a args
+        shift
+        for k in 1 2 3 4 5; do
+                args=()
+                for a in "$@"; do args+=("${a//@/$k}"); done
+                us=$(timeout -s KILL 5 setpriv --reuid=$U --regid=$U --clear-groups -- \
+                        "$FSOP" timed "${args[@]}" 2>&1)
+                if ! [[ $us =~ ^[0-9]+$ ]]; then
+                        PROBE[$name]="failed(${us:-timed out after 5 s})"
+                        return
+                fi
+                [ "$us" -gt "$worst" ] && worst=$us
+        done
+        PROBE[$name]=$(awk -v u="$worst" 'BEGIN { printf "%.1f", u / 1000 }')
+}
+
+# Results of fifty_stuck_calls, reported as five tests below.
+STORM_RAN=0
+WHY_TIMING= WHY_KILL_RUNNING= WHY_KILL_QUEUED= WHY_RESUME= WHY_LEAK=
+
+fifty_stuck_calls() {
+        local base_threads base_fds threads fds i n pid name
+        local -a running=() queued=() cats=() stats=() lists=()
+        STORM_RAN=1
+        must_start "$MNT" alice
+        asuser $U mkdir "$MNT/scr"
+        rm -f "$T/go"
+        # Once forgotten (the closer thread starts on the first forget).
+        asuser $U stat "$MNT/sf" "$MNT/lf" "$MNT/scr" >/dev/null
+        forget_caches
+        asuser $U stat "$MNT/sf" "$MNT/lf" "$MNT/scr" >/dev/null
+        base_threads=$(threads_of "$DAEMON_PID")
+        base_fds=$(fds_of "$DAEMON_PID")
+        # The cats open their files now and read once the host is stopped,
+        # ahead first: reads in flight, as a reader has when its host
+        # stalls, are the kernel's read-ahead, background requests.
+        for i in $(seq 11 35); do
+                spawn "$T/cat$i.out" "$FSOP" catgo "$MNT/sf/r$i" "$T/go"
+                cats+=($!)
+        done
+        for i in $(seq 100); do
+                n=0
+                for pid in "${cats[@]}"; do
+                        [ -e /proc/$pid/fd/3 ] && n=$((n + 1))
+                done
+                [ $n = 25 ] && break
+                sleep 0.05
+        done
+        # The folder root sf is now known to the kernel (for 1 s): each of
+        # the first ten stats sends one lookup, in sf, which waits on the
+        # host and fills its limit of ten running requests.
+        asuser $U stat "$MNT/sf" >/dev/null
+        kill -STOP "$BINDFS_PID"
+        for i in $(seq 10); do
+                spawn "$T/run$i.out" stat -c %s "$MNT/sf/f$i"
+                running+=($!)
+        done
+        sleep 0.3
+        # Forty more, queued behind them.
+        touch "$T/go"
+        for i in $(seq 41 50); do
+                spawn "$T/stat$i.out" stat -c %s "$MNT/sf/f$i"
+                stats+=($!)
+        done
+        for i in $(seq 5); do
+                spawn "$T/ls$i.out" ls "$MNT/sf/d$i"
+                lists+=($!)
+        done
+        queued=("${cats[@]}" "${stats[@]}" "${lists[@]}")
+        sleep 1
+        n=$(alive "${running[@]}" "${queued[@]}")
+        if [ "$n" != 50 ]; then
+                WHY_TIMING="only $n of the 50 calls on the stopped host were stuck"
+        fi
+
+        probe read read "$MNT/lf/x@"
+        probe big-read read "$MNT/lf/big@"
+        probe scratch writeread "$MNT/scr/w@" "scratch @"
+        probe ls-root readdir "$MNT"
+        probe stat-root stat "$MNT"
+        probe ls-l-folder readdirstat "$MNT/lf"
+        echo "# with $n calls stuck on the stopped host, worst of 5 (ms):" \
+                "$(for name in read big-read scratch ls-root stat-root ls-l-folder; do
+                        printf '%s %s, ' "$name" "${PROBE[$name]}"; done)"
+        for name in read big-read scratch ls-root stat-root ls-l-folder; do
+                if ! awk -v t="${PROBE[$name]}" 'BEGIN { exit !(t ~ /^[0-9.]+$/ && t < 100) }'; then
+                        WHY_TIMING+="${WHY_TIMING:+; }$name took ${PROBE[$name]} ms (limit 100)"
+                fi
+        done
+
+        # SIGKILL: one whose lookup runs on the host, one queued.
+        kill -KILL "${running[0]}" "${stats[0]}"
+        gone_within "${running[0]}" 10 ||
+                WHY_KILL_RUNNING="the killed stat of sf/f1 (running) was still there after 1 s"
+        gone_within "${stats[0]}" 10 ||
+                WHY_KILL_QUEUED="the killed stat of sf/f41 (queued) was still there after 1 s"
+
+        kill -CONT "$BINDFS_PID"
+        for pid in "${running[@]}" "${queued[@]}"; do
+                if ! gone_within "$pid" 300; then
+                        WHY_RESUME="call $pid still stuck 30 s after the host resumed"
+                        kill -KILL "$pid"
+                fi
+                { wait "$pid"; } 2>/dev/null
+        done
+        for i in $(seq 2 10) $(seq 42 50); do
+                [ -f "$T/run$i.out" ] && name=$T/run$i.out || name=$T/stat$i.out
+                [ "$(cat "$name")" = "$(stat -c %s "$SB/f$i")" ] ||
+                        WHY_RESUME+="${WHY_RESUME:+; }stat of sf/f$i gave '$(cat "$name")'"
+        done
+        for i in $(seq 11 35); do
+                cmp -s "$T/cat$i.out" "$SB/r$i" ||
+                        WHY_RESUME+="${WHY_RESUME:+; }cat of sf/r$i gave other data ($(head -c 60 "$T/cat$i.out" | tr -c '[:print:]' .))"
+        done
+        for i in $(seq 5); do
+                [ "$(cat "$T/ls$i.out")" = "in$i" ] ||
+                        WHY_RESUME+="${WHY_RESUME:+; }ls of sf/d$i gave '$(cat "$T/ls$i.out")'"
+        done
+
+        # Back to the baseline: the extra workers end once idle, and every
+        # lookup the killed callers' requests made is forgotten with them.
+        for i in $(seq 50); do
+                threads=$(threads_of "$DAEMON_PID")
+                [ "$threads" -le "$base_threads" ] && break
+                sleep 0.1
+        done
+        for i in $(seq 10); do
+                forget_caches
+                asuser $U stat "$MNT/sf" "$MNT/lf" "$MNT/scr" >/dev/null
+                fds=$(fds_of "$DAEMON_PID")
+                [ "$fds" -le "$base_fds" ] && break
+        done
+        echo "# daemon threads $base_threads before, $threads after; descriptors $base_fds before, $fds after"
+        [ "$threads" = "$base_threads" ] ||
+                WHY_LEAK="threads: expected $base_threads got $threads"
+        [ "$fds" = "$base_fds" ] ||
+                WHY_LEAK+="${WHY_LEAK:+; }descriptors: expected $base_fds got $fds"
+        daemon_stop "$MNT" "$DAEMON_PID"
+}
+
+storm_result() {
+        ITEST_WHY=$1
+        [ -z "$1" ]
+}
+
+with_fifty_calls_stuck_a_healthy_folder_scratch_and_the_root_answer_within_100_ms() {
+        [ $STORM_RAN = 1 ] || fifty_stuck_calls
+        storm_result "$WHY_TIMING"
+}
+
+a_killed_caller_whose_lookup_runs_on_the_stalled_host_is_gone_within_1_s() {
+        storm_result "$WHY_KILL_RUNNING"
+}
+
+a_killed_caller_whose_lookup_is_queued_is_gone_within_1_s() {
+        storm_result "$WHY_KILL_QUEUED"
+}
+
+the_stuck_calls_complete_once_the_host_resumes() {
+        storm_result "$WHY_RESUME"
+}
+
+the_daemons_threads_and_descriptors_come_back_to_their_baseline() {
+        storm_result "$WHY_LEAK"
+}
+
+# With max_threads=2: two stats run on the stopped host, a third is queued;
+# a running one and the queued one get SIGUSR1, which they catch.
+a_caught_signal_does_not_make_a_stuck_stat_fail() {
+        local r1 r2 q
+        must_start "$MNT" alice max_threads=2
+        asuser $U stat "$MNT/sf" >/dev/null
+        kill -STOP "$BINDFS_PID"
+        spawn "$T/sig1.out" "$FSOP" sigstat "$MNT/sf/f61"
+        r1=$!
+        spawn "$T/sig2.out" "$FSOP" sigstat "$MNT/sf/f62"
+        r2=$!
+        sleep 0.3
+        spawn "$T/sig3.out" "$FSOP" sigstat "$MNT/sf/f63"
+        q=$!
+        sleep 0.3
+        kill -USR1 "$r1" "$q"
+        sleep 0.5
+        [ "$(alive "$r1" "$r2" "$q")" = 3 ] ||
+                ITEST_WHY="a stat ended on SIGUSR1 while the host was stopped: $(cat "$T"/sig[13].out | tr '\n' ' ')"
+        # A later SIGUSR1 again, then the host resumes.
+        kill -USR1 "$r1" "$q"
+        sleep 0.3
+        kill -CONT "$BINDFS_PID"
+        for pid in "$r1" "$r2" "$q"; do
+                gone_within "$pid" 100 || kill -KILL "$pid"
+                { wait "$pid"; } 2>/dev/null
+        done
+        daemon_stop "$MNT" "$DAEMON_PID"
+        [ -z "$ITEST_WHY" ] || return 1
+        assert_eq "ok ok ok" "$(cat "$T/sig1.out" "$T/sig2.out" "$T/sig3.out" | tr '\n' ' ' | sed 's/ $//')" \
+                "the stats, once the host resumed"
+}
+
+max_threads_is_the_limit_per_storage_host() {
+        local -a c=()
+        local i
+        must_start "$MNT" alice max_threads=3
+        # Known to the kernel (for 1 s): each truncate's first request that
+        # waits on the host is its SETATTR.
+        asuser $U stat "$MNT/sf/t1" "$MNT/sf/t2" "$MNT/sf/t3" "$MNT/sf/t4" >/dev/null
+        kill -STOP "$BINDFS_PID"
+        for i in 1 2 3; do
+                spawn "$T/trunc$i.out" "$FSOP" truncate "$MNT/sf/t$i" 0
+                c+=($!)
+        done
+        sleep 0.2
+        spawn "$T/trunc4.out" "$FSOP" truncate "$MNT/sf/t4" 0
+        c+=($!)
+        sleep 0.3
+        [ "$(alive "${c[@]}")" = 4 ] ||
+                ITEST_WHY="the truncates were not all stuck: $(cat "$T"/trunc?.out | tr '\n' ' ')"
+        # The limit is the stalled host's: another folder still answers.
+        [ -n "$ITEST_WHY" ] ||
+                [ "$(asuser $U timeout -s KILL 5 "$FSOP" read "$MNT/lf/x" 2>&1)" = ok ] ||
+                ITEST_WHY="a read in lf did not answer within 5 s while 3 truncates waited on sf"
+        kill -KILL "${c[3]}" "${c[0]}"
+        if [ -z "$ITEST_WHY" ]; then
+                gone_within "${c[3]}" 10 ||
+                        ITEST_WHY="the fourth truncate (queued) was still there 1 s after SIGKILL"
+        fi
+        if [ -z "$ITEST_WHY" ] && gone_within "${c[0]}" 10; then
+                ITEST_WHY="the first truncate (running: it may truncate) was answered before the host resumed"
+        fi
+        kill -CONT "$BINDFS_PID"
+        for pid in "${c[@]}"; do
+                gone_within "$pid" 100 || kill -KILL "$pid"
+                { wait "$pid"; } 2>/dev/null
+        done
+        daemon_stop "$MNT" "$DAEMON_PID"
+        [ -z "$ITEST_WHY" ] || return 1
+        assert_eq "ok ok" "$(cat "$T/trunc2.out" "$T/trunc3.out" | tr '\n' ' ' | sed 's/ $//')" \
+                "the other running truncates" &&
+        assert_eq "keep" "$(cat "$SB/t4")" "the file of the queued truncate that was killed"
 }
 
 # stalled_host_case [OPTIONS]: on a fresh mount, stop the host, start a
@@ -53,9 +367,6 @@ workers_of() {
 stalled_host_case() {
         local reader ok=0 got
         must_start "$MNT" alice "${1:-}"
-        # Both folder names known to the kernel first: a lookup of a name
-        # in the session root that waits on the host would hold the root's
-        # lookup lock (the kernel's, per directory) and stall the others.
         asuser $U stat "$MNT/sf" "$MNT/lf/x" >/dev/null
         kill -STOP "$BINDFS_PID"
         asuser $U timeout 30 cat "$MNT/sf/f" >"$T/stuck.out" 2>&1 &
@@ -82,12 +393,8 @@ stalled_host_case() {
         assert_eq "slow data" "$got" "the stuck read, once the host resumed"
 }
 
-a_stalled_storage_host_holds_up_nothing_else() {
+a_stalled_storage_host_holds_up_nothing_else_with_spin() {
         stalled_host_case spin=20
-}
-
-a_stalled_storage_host_holds_up_nothing_else_with_libfuses_loop() {
-        stalled_host_case
 }
 
 a_lookup_waiting_on_a_stalled_host_holds_up_no_other_name_in_the_root() {
@@ -122,25 +429,24 @@ a_lookup_waiting_on_a_stalled_host_holds_up_no_other_name_in_the_root() {
         }
 }
 
-# workers_with OPTIONS: the worker count of a daemon started with OPTIONS.
+# workers_with OPTIONS: the worker count of an idle daemon started with
+# OPTIONS.
 workers_with() {
         local n
         must_start "$MNT" alice "$1"
+        asuser $U ls "$MNT" >/dev/null
         n=$(workers_of "$DAEMON_PID")
         daemon_stop "$MNT" "$DAEMON_PID"
         echo "$n"
 }
 
-spin_runs_ten_named_workers() {
-        assert_eq 10 "$(workers_with spin=20)" "workers"
+ten_idle_workers_named_vfolderfs_work_by_default() {
+        assert_eq 10 "$(workers_with "")" "workers"
 }
 
-max_threads_sets_the_number_of_workers() {
-        assert_eq 3 "$(workers_with spin=20,max_threads=3)" "workers"
-}
-
-libfuses_loop_by_default() {
-        assert_eq 0 "$(workers_with "")" "workers named vfolderfs-work"
+max_idle_threads_sets_the_number_of_idle_workers() {
+        assert_eq 3 "$(workers_with max_idle_threads=3)" "workers" &&
+        assert_eq 4 "$(workers_with max_threads=4)" "workers with max_threads=4"
 }
 
 a_spin_too_long_fails_the_start() {
@@ -156,12 +462,17 @@ a_spin_too_long_fails_the_start() {
         assert_eq "$before" "$(admin --json session list --all | jq length)" "sessions"
 }
 
-run_test a_stalled_storage_host_holds_up_nothing_else
-run_test a_stalled_storage_host_holds_up_nothing_else_with_libfuses_loop
+run_test with_fifty_calls_stuck_a_healthy_folder_scratch_and_the_root_answer_within_100_ms
+run_test a_killed_caller_whose_lookup_runs_on_the_stalled_host_is_gone_within_1_s
+run_test a_killed_caller_whose_lookup_is_queued_is_gone_within_1_s
+run_test the_stuck_calls_complete_once_the_host_resumes
+run_test the_daemons_threads_and_descriptors_come_back_to_their_baseline
+run_test a_caught_signal_does_not_make_a_stuck_stat_fail
+run_test max_threads_is_the_limit_per_storage_host
+run_test a_stalled_storage_host_holds_up_nothing_else_with_spin
 run_test a_lookup_waiting_on_a_stalled_host_holds_up_no_other_name_in_the_root
-run_test spin_runs_ten_named_workers
-run_test max_threads_sets_the_number_of_workers
-run_test libfuses_loop_by_default
+run_test ten_idle_workers_named_vfolderfs_work_by_default
+run_test max_idle_threads_sets_the_number_of_idle_workers
 run_test a_spin_too_long_fails_the_start
 kill -CONT "$BINDFS_PID" 2>/dev/null
 itest_end
