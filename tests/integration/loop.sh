@@ -13,10 +13,14 @@
 #     the large reads need the kernel's background limit raised (25 stuck
 #     read-ahead requests would exceed its default of 12);
 #   - a caller killed with SIGKILL while its lookup runs on the stalled host,
-#     and one whose lookup is queued behind the host's limit, are gone
+#     one ended by SIGTERM (its default action: the kernel marks it killed
+#     too) and one whose lookup is queued behind the host's limit are gone
 #     within 1 s; once the host resumes every other stuck call completes
 #     with the right result, and the daemon's threads and descriptors come
 #     back to what they were before (no lookup count or thread is leaked);
+#   - two sessions sharing the stalled host's folder, 13 calls waiting in
+#     each, both answer in another folder and their root (100 ms); a file
+#     changed on the storage host meanwhile is read new once it resumes;
 #   - a caught signal (a SIGUSR1 handler) does not make a stuck stat fail,
 #     running or queued: it completes once the host resumes;
 #   - max_threads is the limit per host: with max_threads=3 and three
@@ -50,6 +54,10 @@ mountpoint -q "$HOST" || bail "bindfs did not mount $HOST"
 must admin host add slowhost "$HOST"
 must admin folder create sf --user alice --host slowhost
 SB=$(backing_of sf) || bail "no backing directory for folder sf"
+# The same directory in bindfs's source: changed there, nothing waits on
+# the stopped host.
+SB_SOURCE=$HB${SB#"$HOST"}
+[ -d "$SB_SOURCE" ] || bail "no $SB_SOURCE"
 printf 'slow data\n' >"$SB/f"
 for i in $(seq 80); do printf 'slow %s\n' "$i" >"$SB/f$i"; done
 # Read by the cats: larger than what an open fetches ahead (ops.c), so that
@@ -209,10 +217,14 @@ fifty_stuck_calls() {
                 fi
         done
 
-        # SIGKILL: one whose lookup runs on the host, one queued.
+        # SIGKILL: one whose lookup runs on the host, one queued; and a
+        # SIGTERM that ends its caller (default action) as SIGKILL does.
         kill -KILL "${running[0]}" "${stats[0]}"
+        kill -TERM "${running[1]}"
         gone_within "${running[0]}" 10 ||
                 WHY_KILL_RUNNING="the killed stat of sf/f1 (running) was still there after 1 s"
+        gone_within "${running[1]}" 10 ||
+                WHY_KILL_RUNNING+="${WHY_KILL_RUNNING:+; }the stat of sf/f2 (running) ended by SIGTERM was still there after 1 s"
         gone_within "${stats[0]}" 10 ||
                 WHY_KILL_QUEUED="the killed stat of sf/f41 (queued) was still there after 1 s"
 
@@ -224,7 +236,7 @@ fifty_stuck_calls() {
                 fi
                 { wait "$pid"; } 2>/dev/null
         done
-        for i in $(seq 2 10) $(seq 42 50); do
+        for i in $(seq 3 10) $(seq 42 50); do
                 [ -f "$T/run$i.out" ] && name=$T/run$i.out || name=$T/stat$i.out
                 [ "$(cat "$name")" = "$(stat -c %s "$SB/f$i")" ] ||
                         WHY_RESUME+="${WHY_RESUME:+; }stat of sf/f$i gave '$(cat "$name")'"
@@ -269,7 +281,7 @@ with_fifty_calls_stuck_a_healthy_folder_scratch_and_the_root_answer_within_100_m
         storm_result "$WHY_TIMING"
 }
 
-a_killed_caller_whose_lookup_runs_on_the_stalled_host_is_gone_within_1_s() {
+a_caller_killed_or_ended_by_sigterm_while_its_lookup_runs_is_gone_within_1_s() {
         storm_result "$WHY_KILL_RUNNING"
 }
 
@@ -283,6 +295,57 @@ the_stuck_calls_complete_once_the_host_resumes() {
 
 the_daemons_threads_and_descriptors_come_back_to_their_baseline() {
         storm_result "$WHY_LEAK"
+}
+
+# Two sessions share sf; with the host stopped, twelve stats and a cat in
+# each wait on it (more than the limit), while each session's other folder
+# and root answer; a file is changed on the storage host meanwhile, and the
+# stuck cats read the new data once it resumes.
+two_sessions_sharing_the_stalled_hosts_folder_both_keep_answering() {
+        local m2=$T/mnt2 pid1 pid2 m i pid t
+        local -a stuck=()
+        mkdir -p "$m2"
+        must_start "$MNT" alice
+        pid1=$DAEMON_PID
+        must_start "$m2" alice
+        pid2=$DAEMON_PID
+        printf 'before\n' >"$SB/f70"
+        asuser $U stat "$MNT/sf" "$m2/sf" >/dev/null
+        kill -STOP "$BINDFS_PID"
+        for m in "$MNT" "$m2"; do
+                for i in $(seq 51 62); do
+                        spawn /dev/null stat "$m/sf/f$i"
+                        stuck+=($!)
+                done
+        done
+        sleep 0.3
+        spawn "$T/two1.out" cat "$MNT/sf/f70"
+        stuck+=($!)
+        spawn "$T/two2.out" cat "$m2/sf/f70"
+        stuck+=($!)
+        printf 'changed underneath\n' >"$SB_SOURCE/f70"
+        sleep 0.5
+        [ "$(alive "${stuck[@]}")" = 26 ] ||
+                ITEST_WHY="only $(alive "${stuck[@]}") of the 26 calls waited on the stopped host"
+        for m in "$MNT" "$m2"; do
+                for t in "read $m/lf/x" "readdir $m" "stat $m"; do
+                        # shellcheck disable=SC2086 # t is OP PATH
+                        pid=$(timeout -s KILL 5 setpriv --reuid=$U --regid=$U --clear-groups -- \
+                                "$FSOP" timed $t 2>&1)
+                        [[ $pid =~ ^[0-9]+$ ]] && [ "$pid" -lt 100000 ] ||
+                                ITEST_WHY+="${ITEST_WHY:+; }$t: $pid"
+                done
+        done
+        kill -CONT "$BINDFS_PID"
+        for pid in "${stuck[@]}"; do
+                gone_within "$pid" 300 || { ITEST_WHY+="${ITEST_WHY:+; }call $pid still stuck"; kill -KILL "$pid"; }
+                { wait "$pid"; } 2>/dev/null
+        done
+        daemon_stop "$m2" "$pid2"
+        daemon_stop "$MNT" "$pid1"
+        [ -z "$ITEST_WHY" ] || return 1
+        assert_eq "changed underneath / changed underneath" \
+                "$(cat "$T/two1.out") / $(cat "$T/two2.out")" "the cats of f70 in the two sessions"
 }
 
 # With max_threads=2: two stats run on the stopped host, a third is queued;
@@ -463,10 +526,11 @@ a_spin_too_long_fails_the_start() {
 }
 
 run_test with_fifty_calls_stuck_a_healthy_folder_scratch_and_the_root_answer_within_100_ms
-run_test a_killed_caller_whose_lookup_runs_on_the_stalled_host_is_gone_within_1_s
+run_test a_caller_killed_or_ended_by_sigterm_while_its_lookup_runs_is_gone_within_1_s
 run_test a_killed_caller_whose_lookup_is_queued_is_gone_within_1_s
 run_test the_stuck_calls_complete_once_the_host_resumes
 run_test the_daemons_threads_and_descriptors_come_back_to_their_baseline
+run_test two_sessions_sharing_the_stalled_hosts_folder_both_keep_answering
 run_test a_caught_signal_does_not_make_a_stuck_stat_fail
 run_test max_threads_is_the_limit_per_storage_host
 run_test a_stalled_storage_host_holds_up_nothing_else_with_spin
