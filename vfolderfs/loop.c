@@ -731,9 +731,8 @@ int loop_run(struct fuse_session *se, const struct loop_params *params)
         if (!queue_get(&l, 0) || l.n_queues == 0) {
                 r = -ENOMEM;
         } else {
-                /* The idle readers kept, from the start (loop.h). */
-                for (unsigned int i = 0; i < l.p.idle; i++)
-                        spawn_locked(&l);
+                /* One reader; the others come on demand (loop.h). */
+                spawn_locked(&l);
                 if (l.threads == 0)
                         r = -EAGAIN;
         }
