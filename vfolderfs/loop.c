@@ -472,8 +472,8 @@ static bool finish(struct loop *l, struct worker *w)
                 qu->running--;
                 release = w->cur.answered;
                 w->busy = false;
-                if (!fuse_session_exited(l->se) && qu->head &&
-                    qu->running < l->p.limit) {
+                if (!fuse_session_exited(l->se) && !l->stopping &&
+                    qu->head && qu->running < l->p.limit) {
                         it = qu->head;
                         qu->head = it->next;
                         if (!qu->head)
@@ -483,7 +483,7 @@ static bool finish(struct loop *l, struct worker *w)
                         w->busy = true;
                         /* Its interrupt now goes to libfuse, and here. */
                         watch = it->r.interrupted && it->r.early;
-                } else if (l->idle >= l->p.idle) {
+                } else if (l->stopping || l->idle >= l->p.idle) {
                         more = false;
                 } else {
                         l->idle++;
@@ -528,6 +528,11 @@ static bool dispatch(struct loop *l, struct worker *w, struct fuse_buf *buf)
                 return true;
         }
         pthread_mutex_lock(&l->lock);
+        if (l->stopping) {
+                /* The session ends: the kernel aborts what it still waits on. */
+                pthread_mutex_unlock(&l->lock);
+                return false;
+        }
         qu = queue_get(l, q);
         q = (int)(qu - l->queues);
         interrupted = l->n_pending && take_pending(l, in->unique);
@@ -711,77 +716,112 @@ static void wait_wake(struct loop *l, int ms)
         sem_timedwait(&l->wake, &ts);
 }
 
-int loop_run(struct fuse_session *se, const struct loop_params *params)
+struct loop *loop_new(struct fuse_session *se, const struct loop_params *params)
 {
-        struct loop l = {
-                .se = se,
-                .fd = fuse_session_fd(se),
-                .p = *params,
-        };
+        struct loop *l = calloc(1, sizeof(*l));
+
+        if (!l)
+                return NULL;
+        l->se = se;
+        l->fd = fuse_session_fd(se);
+        l->p = *params;
+        if (l->p.limit == 0)
+                l->p.limit = 1;
+        if (l->p.idle == 0)
+                l->p.idle = 1;
+        if (!queue_get(l, 0) || l->n_queues == 0) {
+                free(l);
+                return NULL;
+        }
+        pthread_mutex_init(&l->lock, NULL);
+        sem_init(&l->wake, 0, 0);
+        return l;
+}
+
+int loop_run(struct loop *l)
+{
         bool watching = false;
         int r = 0;
 
-        if (l.p.limit == 0)
-                l.p.limit = 1;
-        if (l.p.idle == 0)
-                l.p.idle = 1;
-        pthread_mutex_init(&l.lock, NULL);
-        sem_init(&l.wake, 0, 0);
-        pthread_mutex_lock(&l.lock);
-        if (!queue_get(&l, 0) || l.n_queues == 0) {
-                r = -ENOMEM;
-        } else {
-                /* One reader; the others come on demand (loop.h). */
-                spawn_locked(&l);
-                if (l.threads == 0)
-                        r = -EAGAIN;
-        }
-        pthread_mutex_unlock(&l.lock);
+        pthread_mutex_lock(&l->lock);
+        /* One reader; the others come on demand (loop.h). */
+        spawn_locked(l);
+        if (l->threads == 0)
+                r = -EAGAIN;
+        pthread_mutex_unlock(&l->lock);
         if (r < 0)
-                fuse_session_exit(se);
+                fuse_session_exit(l->se);
         /*
          * Until the session ends: unmounted (a worker's read says so), or
          * a signal (libfuse's handlers exit the session; the workers block
          * signals, so sem_wait() here returns on it).
          */
-        while (!fuse_session_exited(se)) {
-                wait_wake(&l, watching ? RECHECK_MS : -1);
-                reap(&l);
-                watching = recheck(&l);
+        while (!fuse_session_exited(l->se)) {
+                wait_wake(l, watching ? RECHECK_MS : -1);
+                reap(l);
+                watching = recheck(l);
         }
 
-        pthread_mutex_lock(&l.lock);
-        l.stopping = true;
-        for (struct worker *w = l.workers; w; w = w->next)
-                if (!w->done)
+        /*
+         * The idle workers end here; those running a request (it may wait
+         * on a stalled host) end once it returns, in loop_free().
+         */
+        pthread_mutex_lock(&l->lock);
+        l->stopping = true;
+        for (struct worker *w = l->workers; w; w = w->next)
+                if (!w->done && !w->busy)
                         pthread_cancel(w->thread);
-        pthread_mutex_unlock(&l.lock);
-        /* No worker starts any more: the list only shrinks, here. */
+        pthread_mutex_unlock(&l->lock);
         for (;;) {
-                struct worker *w;
+                struct worker **pp, *w = NULL;
 
-                pthread_mutex_lock(&l.lock);
-                w = l.workers;
-                if (w)
-                        l.workers = w->next;
-                pthread_mutex_unlock(&l.lock);
+                pthread_mutex_lock(&l->lock);
+                for (pp = &l->workers; *pp; pp = &(*pp)->next) {
+                        if (!(*pp)->busy) {
+                                w = *pp;
+                                *pp = w->next;
+                                break;
+                        }
+                }
+                pthread_mutex_unlock(&l->lock);
                 if (!w)
                         break;
                 pthread_join(w->thread, NULL);
                 free(w);
         }
-        for (size_t q = 0; q < l.n_queues; q++) {
-                while (l.queues[q].head) {
-                        struct item *it = l.queues[q].head;
+        if (r < 0)
+                return r;
+        return l->error;
+}
 
-                        l.queues[q].head = it->next;
+void loop_free(struct loop *l)
+{
+        if (!l)
+                return;
+        /* No worker starts any more: the list only shrinks, here. */
+        for (;;) {
+                struct worker *w;
+
+                pthread_mutex_lock(&l->lock);
+                w = l->workers;
+                if (w)
+                        l->workers = w->next;
+                pthread_mutex_unlock(&l->lock);
+                if (!w)
+                        break;
+                pthread_join(w->thread, NULL);
+                free(w);
+        }
+        for (size_t q = 0; q < l->n_queues; q++) {
+                while (l->queues[q].head) {
+                        struct item *it = l->queues[q].head;
+
+                        l->queues[q].head = it->next;
                         item_free(it);
                 }
         }
-        free(l.queues);
-        sem_destroy(&l.wake);
-        pthread_mutex_destroy(&l.lock);
-        if (r < 0)
-                return r;
-        return l.error;
+        free(l->queues);
+        sem_destroy(&l->wake);
+        pthread_mutex_destroy(&l->lock);
+        free(l);
 }

@@ -67,10 +67,24 @@ struct loop_params {
         void *arg;
 };
 
+struct loop;
+
+/* A loop for se (mounted, not running yet), or NULL (ENOMEM). */
+struct loop *loop_new(struct fuse_session *se,
+                      const struct loop_params *params);
+
 /*
- * Run se until it ends (unmounted, or a signal through libfuse's handlers,
- * which must reach the calling thread: the workers block every signal).
- * Workers running a request on a stalled storage host when it ends delay
- * the return until their request is done.  Returns 0 or a negative errno.
+ * Run the session until it ends (unmounted, or a signal through libfuse's
+ * handlers, which must reach the calling thread: the workers block every
+ * signal).  Returns at once then, while workers running a request (on a
+ * stalled storage host, say) may go on: unmount, then loop_free().
+ * Returns 0 or a negative errno.
  */
-int loop_run(struct fuse_session *se, const struct loop_params *params);
+int loop_run(struct loop *l);
+
+/*
+ * Wait for the requests still running (until a stalled host resumes) and
+ * free l; what was queued is dropped (the unmount aborted it).  Accepts
+ * NULL.
+ */
+void loop_free(struct loop *l);

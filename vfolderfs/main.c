@@ -359,6 +359,7 @@ int main(int argc, char *argv[])
         struct fuse_session *se = NULL;
         struct vfs_ctx ctx = { .view = NULL };
         struct targets *targets = NULL;
+        struct loop *loop = NULL;
         struct live *live = NULL;
         struct cat_session *session = NULL;
         struct cat_mount *mounts = NULL;
@@ -691,7 +692,8 @@ int main(int argc, char *argv[])
                         .arg = &ctx,
                 };
 
-                r = loop_run(se, &lp);
+                loop = loop_new(se, &lp);
+                r = loop ? loop_run(loop) : -ENOMEM;
         }
         /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
         ret = r < 0 ? 1 : 0;
@@ -720,6 +722,12 @@ out_end:
                 fuse_session_unmount(se);
                 mounted = false;
         }
+        /*
+         * Requests still running wait on a stalled storage host: they use
+         * the watcher, the view and the inode table until it resumes.
+         */
+        loop_free(loop);
+        loop = NULL;
         live_stop(live);
         live = NULL;
         watch_stop(ctx.watch);

@@ -29,6 +29,8 @@
 #     answers; a fourth truncate there is queued (killed, it is gone at once
 #     and its file keeps its data) while a running truncate is not answered
 #     early (killed, it stays until the host resumes: it may truncate);
+#   - SIGTERM while calls wait on the stopped host unmounts at once (the
+#     callers get an error), the daemon exits (status 0) once it resumes;
 #   - the same isolation with -o spin=20, and a lookup in the session root
 #     waiting on the stalled host holds up no other name in the root;
 #   - the workers are named vfolderfs-work and start on demand; after a stall
@@ -489,6 +491,49 @@ max_threads_is_the_limit_per_storage_host() {
         assert_eq "keep" "$(cat "$SB/t4")" "the file of the queued truncate that was killed"
 }
 
+# mounted_at DIR: whether DIR is a mount point, from /proc/self/mounts.
+mounted_at() {
+        awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
+}
+
+# SIGTERM while calls wait on the stopped host: the session is unmounted
+# at once (the waiting callers get an error instead of waiting), and the
+# daemon, whose workers still wait on the host, exits once it resumes.
+sigterm_with_calls_waiting_on_a_stalled_host_unmounts_at_once() {
+        local -a p=()
+        local i pid
+        must_start "$MNT" alice
+        asuser $U stat "$MNT/sf" >/dev/null
+        kill -STOP "$BINDFS_PID"
+        for i in $(seq 171 173); do
+                spawn /dev/null stat "$MNT/sf/f$i"
+                p+=($!)
+        done
+        wait_sent "${p[@]}"
+        sleep 0.1
+        kill -TERM "$DAEMON_PID"
+        # Not mountpoint(1): its stat would wait on a daemon that answers
+        # nothing any more.
+        for i in $(seq 40); do
+                mounted_at "$MNT" || break
+                sleep 0.05
+        done
+        mounted_at "$MNT" &&
+                ITEST_WHY="still mounted 2 s after SIGTERM"
+        for pid in "${p[@]}"; do
+                [ -z "$ITEST_WHY" ] && ! gone_within "$pid" 20 &&
+                        ITEST_WHY="a stat waiting on the stopped host was still there 2 s after SIGTERM"
+        done
+        kill -CONT "$BINDFS_PID"
+        for pid in "${p[@]}"; do
+                gone_within "$pid" 100 || kill -KILL "$pid"
+                { wait "$pid"; } 2>/dev/null
+        done
+        wait_exit "$DAEMON_PID" 100
+        [ -z "$ITEST_WHY" ] || return 1
+        assert_eq 0 "$WAIT_STATUS" "the daemon's exit status once the host resumed"
+}
+
 # stalled_host_case [OPTIONS]: on a fresh mount, stop the host, start a
 # read of a file on it (stuck in a worker), then require three other
 # requests to be answered within 5 s each; resume the host and require the
@@ -602,6 +647,7 @@ run_test the_daemons_threads_and_descriptors_come_back_to_their_baseline
 run_test two_sessions_sharing_the_stalled_hosts_folder_both_keep_answering
 run_test a_caught_signal_does_not_make_a_stuck_stat_fail
 run_test max_threads_is_the_limit_per_storage_host
+run_test sigterm_with_calls_waiting_on_a_stalled_host_unmounts_at_once
 run_test a_stalled_storage_host_holds_up_nothing_else_with_spin
 run_test a_lookup_waiting_on_a_stalled_host_holds_up_no_other_name_in_the_root
 run_test workers_start_on_demand_and_ten_stay_idle_by_default
