@@ -604,13 +604,14 @@ a_lookup_waiting_on_a_stalled_host_holds_up_no_other_name_in_the_root() {
 }
 
 # workers_with OPTIONS: the worker counts of a daemon started with OPTIONS,
-# when started ("1 or 2") and after a stall of more calls than its limit.
+# when started ("a few": requests that overlap at the start may have made
+# a second or third) and after a stall of more calls than its limit.
 workers_with() {
         local first n i
         must_start "$MNT" alice "$1"
         asuser $U ls "$MNT" >/dev/null
         first=$(workers_of "$DAEMON_PID")
-        [ "$first" -le 2 ] && first="1 or 2"
+        [ "$first" -ge 1 ] && [ "$first" -le 3 ] && first="a few"
         fill_workers
         n=$(workers_of "$DAEMON_PID")
         daemon_stop "$MNT" "$DAEMON_PID"
@@ -618,12 +619,12 @@ workers_with() {
 }
 
 workers_start_on_demand_and_ten_stay_idle_by_default() {
-        assert_eq "1 or 2, 10" "$(workers_with "")" "workers named vfolderfs-work"
+        assert_eq "a few, 10" "$(workers_with "")" "workers named vfolderfs-work"
 }
 
 max_idle_threads_sets_the_number_of_idle_workers_kept() {
-        assert_eq "1 or 2, 3" "$(workers_with max_idle_threads=3)" "workers" &&
-        assert_eq "1 or 2, 4" "$(workers_with max_threads=4)" "workers with max_threads=4"
+        assert_eq "a few, 3" "$(workers_with max_idle_threads=3)" "workers" &&
+        assert_eq "a few, 4" "$(workers_with max_threads=4)" "workers with max_threads=4"
 }
 
 a_spin_too_long_fails_the_start() {
