@@ -622,7 +622,10 @@ struct cat_mount {
         char *folder_name;
         char *target;             /* absolute path inside the session */
         enum cat_perm permission; /* effective permission of this mount */
-        char *backing_path;       /* filled by cat_session_start() only */
+        char *backing_path;       /* filled by cat_session_start() and
+                                   * cat_session_refresh() only */
+        char *host;               /* the folder's storage host (name); as
+                                   * backing_path */
         int64_t quota_bytes;      /* filled by cat_session_start() only */
         int64_t mounted_at;       /* 0 until a daemon starts the session */
         int64_t unmounted_at;     /* 0 while mounted */

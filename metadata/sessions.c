@@ -134,6 +134,7 @@ static void mount_release(struct cat_mount *m)
         free(m->folder_name);
         free(m->target);
         free(m->backing_path);
+        free(m->host);
 }
 
 void cat_mount_list_free(struct cat_mount *mounts, size_t n)
@@ -567,10 +568,10 @@ static int fill_backing_from(cat_catalog *cat, const char *session_id,
                 by_id[i] = &set->v[i];
         qsort(by_id, set->n, sizeof(*by_id), mount_by_folder_cmp);
         r = cat_prepare(cat, user_id ?
-                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root, h.name"
                         " FROM folders f JOIN hosts h ON h.name = f.host"
                         " WHERE f.id IN (" CAT_VISIBLE_IDS("?1") ")" :
-                        "SELECT f.id, f.owner_type, f.owner_id, h.root"
+                        "SELECT f.id, f.owner_type, f.owner_id, h.root, h.name"
                         " FROM mounts m JOIN folders f ON f.id = m.folder_id"
                         " JOIN hosts h ON h.name = f.host"
                         " WHERE m.session_id = ?1", &stmt, reterr);
@@ -596,6 +597,11 @@ static int fill_backing_from(cat_catalog *cat, const char *session_id,
                 if (r < 0) {
                         r = cat_err(reterr, r, "no backing path for folder %s",
                                     key.folder_id);
+                        goto out;
+                }
+                (*hit)->host = cat_column_strdup(stmt, 4);
+                if (!(*hit)->host) {
+                        r = cat_oom(reterr);
                         goto out;
                 }
         }

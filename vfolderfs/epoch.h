@@ -6,7 +6,8 @@
  * takes epoch_advance() and frees the old view once epoch_passed() says no
  * request that could have loaded it is still running, however long that
  * request waits on the storage.  A request costs two stores to its thread's
- * slot; slots are registered once per thread and kept until epoch_free().
+ * slot; a thread takes a slot on its first request and gives it back when it
+ * ends (for the next new thread to reuse); slots are freed by epoch_free().
  */
 #ifndef VFOLDERFS_EPOCH_H
 #define VFOLDERFS_EPOCH_H

@@ -266,32 +266,53 @@ void inode_table_set_budget(struct inode_table *t, size_t budget,
         t->handles_ok = handles_ok;
 }
 
-/*
- * The table's descriptor for mount_id; for a new mount, a readable
- * descriptor of dir_fd's directory (open_by_handle_at() refuses O_PATH
- * mount descriptors).  Called with the lock held.  Returns -1 when none can
- * be had.
- */
-static int mount_fd_locked(struct inode_table *t, int mount_id, int dir_fd)
+/* The table's descriptor for mount_id, or -1.  Called with the lock held. */
+static int mount_fd_find(struct inode_table *t, int mount_id)
 {
-        struct mount_fd *m;
-        int dupfd;
-
         for (size_t i = 0; i < t->n_mounts; i++) {
                 if (t->mounts[i].mount_id == mount_id)
                         return t->mounts[i].fd;
         }
-        m = realloc(t->mounts, (t->n_mounts + 1) * sizeof(*m));
-        if (!m)
-                return -1;
-        t->mounts = m;
+        return -1;
+}
+
+/*
+ * The table's descriptor for mount_id; for a new mount, a readable
+ * descriptor of dir_fd's directory (open_by_handle_at() refuses O_PATH
+ * mount descriptors), opened without the lock: on a stalled storage host
+ * that open waits, and so would every forget.  Returns -1 when none can be
+ * had.
+ */
+static int mount_fd_of(struct inode_table *t, int mount_id, int dir_fd)
+{
+        struct mount_fd *m;
+        int fd, dupfd;
+
+        pthread_mutex_lock(&t->lock);
+        fd = mount_fd_find(t, mount_id);
+        pthread_mutex_unlock(&t->lock);
+        if (fd >= 0)
+                return fd;
         dupfd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dupfd < 0)
                 return -1;
-        m[t->n_mounts].mount_id = mount_id;
-        m[t->n_mounts].fd = dupfd;
-        t->n_mounts++;
-        return dupfd;
+        pthread_mutex_lock(&t->lock);
+        fd = mount_fd_find(t, mount_id);
+        if (fd < 0) {
+                m = realloc(t->mounts, (t->n_mounts + 1) * sizeof(*m));
+                if (m) {
+                        t->mounts = m;
+                        m[t->n_mounts].mount_id = mount_id;
+                        m[t->n_mounts].fd = dupfd;
+                        t->n_mounts++;
+                        fd = dupfd;
+                        dupfd = -1;
+                }
+        }
+        pthread_mutex_unlock(&t->lock);
+        if (dupfd >= 0)
+                close(dupfd); /* another thread added it, or no memory */
+        return fd;
 }
 
 /* A file handle for fd, or NULL (file system without handles, ENOMEM). */
@@ -345,7 +366,7 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
 {
         struct file_handle *handle = NULL;
         struct inode *i, *fresh;
-        int mount_id = 0, mount_src = -1;
+        int mount_id = 0, mount_src = -1, mount_fd = -1;
         size_t b;
 
         /*
@@ -362,6 +383,13 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         if (fresh && mount_src >= 0 && t->handles_ok &&
             __atomic_load_n(&t->fds_held, __ATOMIC_RELAXED) >= t->budget)
                 handle = handle_of(fd, &mount_id);
+        if (handle) {
+                mount_fd = mount_fd_of(t, mount_id, mount_src);
+                if (mount_fd < 0) {
+                        free(handle);
+                        handle = NULL;
+                }
+        }
         pthread_mutex_lock(&t->lock);
         b = key_hash(st->st_dev, st->st_ino, folder) & (t->n_buckets - 1);
         for (i = t->buckets[b]; i; i = i->hnext) {
@@ -390,14 +418,9 @@ struct inode *inode_table_get(struct inode_table *t, int fd,
         fresh->fd = fd;
         fresh->mount_fd = -1;
         if (handle) {
-                fresh->mount_fd = mount_fd_locked(t, mount_id,
-                                                  mount_src);
-                if (fresh->mount_fd >= 0) {
-                        fresh->handle = handle;
-                        fresh->fd = -1;
-                } else {
-                        free(handle);
-                }
+                fresh->mount_fd = mount_fd;
+                fresh->handle = handle;
+                fresh->fd = -1;
         }
         if (fresh->fd >= 0)
                 __atomic_add_fetch(&t->fds_held, 1, __ATOMIC_RELAXED);

@@ -69,7 +69,7 @@ enum {
 /* Read-ahead window (KiB): see devio.h. */
 #define READAHEAD_DEFAULT_KB 1024U
 #define READAHEAD_MAX_KB 65536U
-/* How long a worker waits awake for the next request (µs): see loop.h. */
+/* How long a worker polls for the next request (µs): see loop.h. */
 #define SPIN_DEFAULT_US 0U
 #define SPIN_MAX_US 1000U
 
@@ -159,10 +159,13 @@ static void show_help(const char *argv0)
                "    -o readahead=KB        the kernel's read-ahead for this mount "
                "(default 1024;\n"
                "                           0 keeps the kernel's 128)\n"
-               "    -o spin=US             workers take turns at /dev/fuse, the "
-               "reader polling\n"
-               "                           US (1-1000) before it sleeps (default "
-               "0: libfuse's loop)\n"
+               "    -o spin=US             a worker polls /dev/fuse for up to US "
+               "(1-1000) before\n"
+               "                           it sleeps in read (default 0)\n"
+               "    -o max_threads=N       requests of one storage host running "
+               "at once (default\n"
+               "                           10; see STALLED STORAGE HOSTS in "
+               "vfolderfs(8))\n"
                "    -o storage_uid=N       owner of created files on the "
                "storage host\n"
                "    -o storage_gid=N       group of created files on the "
@@ -402,10 +405,10 @@ int main(int argc, char *argv[])
                 .storage_gid = (unsigned int)-1,
         };
         struct fuse_cmdline_opts cmd = { 0 };
-        struct fuse_loop_config *loop_config = NULL;
         struct fuse_session *se = NULL;
         struct vfs_ctx ctx = { .view = NULL };
         struct targets *targets = NULL;
+        struct loop *loop = NULL;
         struct live *live = NULL;
         struct cat_session *session = NULL;
         struct cat_mount *mounts = NULL;
@@ -760,27 +763,26 @@ int main(int argc, char *argv[])
 
         if (cmd.singlethread) {
                 r = fuse_session_loop(se);
-        } else if (opts.spin_us) {
-                r = loop_run(se, cmd.max_threads, opts.spin_us);
         } else {
-                loop_config = fuse_loop_cfg_create();
-                if (!loop_config) {
-                        r = -ENOMEM;
-                } else {
-                        fuse_loop_cfg_set_clone_fd(loop_config,
-                                                   (unsigned)cmd.clone_fd);
-                        /*
-                         * libfuse's default (-1) makes workers exit and be
-                         * recreated around every request; keep them.
-                         */
-                        fuse_loop_cfg_set_idle_threads(loop_config,
-                                cmd.max_idle_threads == UINT_MAX ?
+                /*
+                 * max_threads is the limit per storage host (loop.h); idle
+                 * workers are kept up to max_idle_threads, by default as
+                 * many.
+                 */
+                struct loop_params lp = {
+                        .limit = cmd.max_threads,
+                        .idle = cmd.max_idle_threads == UINT_MAX ?
                                         cmd.max_threads :
-                                        cmd.max_idle_threads);
-                        fuse_loop_cfg_set_max_threads(loop_config,
-                                                      cmd.max_threads);
-                        r = fuse_session_loop_mt(se, loop_config);
-                }
+                                        cmd.max_idle_threads,
+                        .spin_us = opts.spin_us,
+                        .classify = vfs_request_queue,
+                        .hold = vfs_request_hold,
+                        .release = vfs_request_release,
+                        .arg = &ctx,
+                };
+
+                loop = loop_new(se, &lp);
+                r = loop ? loop_run(loop) : -ENOMEM;
         }
         /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
         ret = r < 0 ? 1 : 0;
@@ -814,6 +816,12 @@ out_end:
                 fuse_session_unmount(se);
                 mounted = false;
         }
+        /*
+         * Requests still running wait on a stalled storage host: they use
+         * the watcher, the view and the inode table until it resumes.
+         */
+        loop_free(loop);
+        loop = NULL;
         live_stop(live);
         live = NULL;
         watch_stop(ctx.watch);
@@ -846,8 +854,6 @@ out_nomem:
 out:
         if (se)
                 fuse_session_destroy(se);
-        if (loop_config)
-                fuse_loop_cfg_destroy(loop_config);
         view_free(ctx.view);
         quota_scratch_free(scratch_quota);
         inode_table_free(ctx.inodes);

@@ -28,7 +28,9 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fuse.h>
 
+#include "epoch.h"
 #include "locks.h"
 #include "quota.h"
 #include "vfolderfs.h"
@@ -555,6 +557,16 @@ static void vfs_init(void *userdata, struct fuse_conn_info *conn)
         if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
                 conn->want |= FUSE_CAP_CACHE_SYMLINKS;
         conn->max_write = 1U << 20;
+        /*
+         * Reads the kernel issues for read-ahead (and releases) are
+         * background requests, of which it lets a connection have
+         * max_background unanswered (12 by default): that many stuck on a
+         * stalled storage host would hold up every read of a file on the
+         * healthy ones, in the kernel, before the daemon could see it.
+         * Past congestion_threshold the kernel stops reading ahead.
+         */
+        conn->max_background = VFS_MAX_BACKGROUND;
+        conn->congestion_threshold = VFS_MAX_BACKGROUND / 4 * 3;
 }
 
 static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -579,8 +591,9 @@ static void vfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 fuse_reply_entry(req, &e);
         } else if (err) {
                 fuse_reply_err(req, err);
-        } else {
-                fuse_reply_entry(req, &e);
+        } else if (fuse_reply_entry(req, &e) < 0) {
+                /* Not taken (interrupted, loop.h): the kernel counts none. */
+                forget_entry(ctx, e.ino);
         }
 }
 
@@ -851,12 +864,15 @@ out:
 static void reply_created(fuse_req_t req, struct inode *parent, int err,
                           const struct fuse_entry_param *e)
 {
+        struct vfs_ctx *ctx = ctx_of(req);
+
         if (err) {
                 fuse_reply_err(req, err);
                 return;
         }
-        quota_add_entry(ctx_of(req)->view, parent->folder, 0);
-        fuse_reply_entry(req, e);
+        quota_add_entry(ctx->view, parent->folder, 0);
+        if (fuse_reply_entry(req, e) < 0)
+                forget_entry(ctx, e->ino); /* not taken: see vfs_lookup() */
 }
 
 /* Checks common to every operation that adds name to parent. */
@@ -1016,7 +1032,8 @@ static void vfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
         /* every name of a file counts its size, as `usage` counts */
         quota_add_entry(ctx->view, dir->folder,
                         S_ISREG(e.attr.st_mode) ? e.attr.st_size : 0);
-        fuse_reply_entry(req, &e);
+        if (fuse_reply_entry(req, &e) < 0)
+                forget_entry(ctx, e.ino); /* not taken: see vfs_lookup() */
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1306,8 +1323,8 @@ static void vfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         /* See vfs_init(): the kernel invalidates on mtime/size change. */
         fi->keep_cache = 1;
         set_open_flags(fi);
-        if (fuse_reply_open(req, fi) == -ENOENT)
-                close(fd); /* interrupted: no release will come */
+        if (fuse_reply_open(req, fi) < 0)
+                close(fd); /* not taken (interrupted): no release will come */
 }
 
 /*
@@ -1389,7 +1406,7 @@ static void vfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         fi->fh = (uint64_t)fd;
         fi->keep_cache = 1;
         set_open_flags(fi);
-        if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+        if (fuse_reply_create(req, &e, fi) < 0) {
                 forget_entry(ctx, e.ino);
                 close(fd);
         }
@@ -1618,6 +1635,7 @@ struct snap_entry {
         ino_t ino;
         off_t off;             /* name_offset(name) */
         unsigned char type;
+        bool folder;           /* a folder's entry: listed without attributes */
 };
 
 struct dir_cursor {
@@ -1737,7 +1755,8 @@ static int snap_cmp(const void *a, const void *b)
 }
 
 static int snap_add(struct snap_entry **snap, size_t *n, size_t *cap,
-                    const char *name, ino_t ino, unsigned char type)
+                    const char *name, ino_t ino, unsigned char type,
+                    bool folder)
 {
         if (*n == *cap) {
                 size_t ncap = *cap ? *cap * 2 : 64;
@@ -1754,6 +1773,7 @@ static int snap_add(struct snap_entry **snap, size_t *n, size_t *cap,
         (*snap)[*n].ino = ino;
         (*snap)[*n].off = name_offset(name);
         (*snap)[*n].type = type;
+        (*snap)[*n].folder = folder;
         (*n)++;
         return 0;
 }
@@ -1785,7 +1805,7 @@ static int snapshot_view_dir(const struct view *v, struct dir_state *d,
                                 continue; /* hidden by the folder */
                 }
                 err = snap_add(&snap, &n, &cap, de->d_name, de->d_ino,
-                               de->d_type);
+                               de->d_type, false);
                 if (err)
                         break;
         }
@@ -1799,7 +1819,7 @@ static int snapshot_view_dir(const struct view *v, struct dir_state *d,
                         continue; /* a real scratch dir, listed above */
                 ino = v->folders[vn->folder].backing_ino;
                 err = snap_add(&snap, &n, &cap, vn->name, ino ? ino : 1,
-                               DT_DIR);
+                               DT_DIR, true);
         }
         if (err) {
                 snap_free(snap, n);
@@ -1870,18 +1890,20 @@ static int lookup_listed(struct vfs_ctx *ctx, struct inode *dir,
 
 /*
  * Add one entry to buf; returns its size, or 0 when it did not fit (then
- * any lookup made for it is undone).  *err is set on lookup failure.
+ * any lookup made for it is undone).  *err is set on lookup failure.  A
+ * bare entry gets no lookup in a READDIRPLUS listing: the kernel then
+ * looks it up by itself when it needs it.
  */
 static size_t add_entry(fuse_req_t req, struct inode *dir, char *buf,
                         size_t rem, const char *name, ino_t d_ino,
                         unsigned char d_type, off_t nextoff, bool plus,
-                        int *err)
+                        bool bare, int *err)
 {
         struct vfs_ctx *ctx = ctx_of(req);
         size_t size;
 
         *err = 0;
-        if (!plus || is_dot_or_dotdot(name)) {
+        if (!plus || bare || is_dot_or_dotdot(name)) {
                 struct stat st;
 
                 memset(&st, 0, sizeof(st));
@@ -1951,8 +1973,16 @@ static int list_view_dir(fuse_req_t req, struct inode *dir,
         }
         for (size_t i = lo; i < d->n_snap; i++) {
                 const struct snap_entry *s = &d->snap[i];
+                /*
+                 * A folder's entry is listed bare: its attributes are its
+                 * backing directory's, on its storage host, and a listing
+                 * of the session root must not wait on every host (one
+                 * stalled host would hold up `ls /home/work`).  The kernel
+                 * looks a folder up when it needs more (`ls -l`), each
+                 * lookup on that folder's own host (loop.h).
+                 */
                 size_t n = add_entry(req, dir, *pp, *rem, s->name, s->ino,
-                                     s->type, s->off, plus, &err);
+                                     s->type, s->off, plus, s->folder, &err);
 
                 if (err == ENOENT) {
                         err = 0; /* vanished since the snapshot */
@@ -1996,7 +2026,7 @@ static int list_dir(fuse_req_t req, struct inode *dir, struct dir_cursor *c,
                 }
                 n = add_entry(req, dir, *pp, *rem, c->entry->d_name,
                               c->entry->d_ino, c->entry->d_type,
-                              c->entry->d_off, plus, &err);
+                              c->entry->d_off, plus, false, &err);
                 if (err == ENOENT) {
                         err = 0; /* removed meanwhile: skip it */
                 } else if (err || n > *rem) {
@@ -2072,6 +2102,23 @@ static int list_ordinary_dir(fuse_req_t req, struct inode *dir,
         return err;
 }
 
+/*
+ * Undo the lookups of a READDIRPLUS reply the kernel did not take (the
+ * request was interrupted, loop.h): it counts none of them.
+ */
+static void forget_listed(struct vfs_ctx *ctx, const char *buf, size_t len)
+{
+        size_t off = 0;
+
+        while (off + FUSE_NAME_OFFSET_DIRENTPLUS <= len) {
+                const struct fuse_direntplus *dp =
+                        (const struct fuse_direntplus *)(buf + off);
+
+                forget_entry(ctx, dp->entry_out.nodeid);
+                off += FUSE_DIRENTPLUS_SIZE(dp);
+        }
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
                        off_t offset, bool plus)
 {
@@ -2104,8 +2151,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
         /* A partial listing is still an answer; report errors only alone. */
         if (err && p == buf)
                 fuse_reply_err(req, err);
-        else
-                fuse_reply_buf(req, buf, (size_t)(p - buf));
+        else if (fuse_reply_buf(req, buf, (size_t)(p - buf)) < 0 && plus)
+                forget_listed(ctx, buf, (size_t)(p - buf));
         free(buf);
 }
 
@@ -2609,6 +2656,94 @@ static void vfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
                 fuse_reply_err(req, errno);
         else
                 fuse_reply_lseek(req, r);
+}
+
+/* ------------------------------------------------------------------------
+ * The session loop's questions (loop.h).
+ */
+int vfs_request_queue(void *arg, const void *mem, size_t size)
+{
+        struct vfs_ctx *ctx = arg;
+        const struct fuse_in_header *in = mem;
+        const struct view_folder *f;
+        const struct view *v;
+        struct inode *inode;
+        int folder, queue = VFS_QUEUE_SCRATCH;
+        bool lock;
+
+        switch (in->opcode) {
+        case FUSE_FORGET:
+        case FUSE_BATCH_FORGET:
+        case FUSE_INTERRUPT:
+        case FUSE_INIT:
+        case FUSE_DESTROY:
+        case FUSE_NOTIFY_REPLY:
+                return VFS_QUEUE_INLINE;
+        default:
+                break;
+        }
+        /*
+         * Lock requests queue apart from the rest of their host: a granted
+         * lock drops the kernel's cached pages and names of the file
+         * (locks.c), which can wait for reads and creates of that host; they
+         * must never be stuck behind lock requests holding all its slots.
+         */
+        lock = in->opcode == FUSE_GETLK || in->opcode == FUSE_SETLK ||
+               in->opcode == FUSE_SETLKW;
+        if (lock)
+                queue = VFS_QUEUE_LOCKS;
+        if (in->nodeid == 0)
+                return queue;
+        /*
+         * The kernel sends only node ids it holds a lookup of, and holds it
+         * until this request is answered: the record stays.
+         */
+        inode = in->nodeid == FUSE_ROOT_ID ? &ctx->root
+                                           : (struct inode *)(uintptr_t)
+                                                     in->nodeid;
+        folder = inode->folder;
+        if (epoch_enter() < 0)
+                return queue;
+        v = ctx->view;
+        if (in->opcode == FUSE_LOOKUP && size > sizeof(*in)) {
+                const char *name = (const char *)(in + 1);
+                size_t max = size - sizeof(*in);
+                int vd = view_dir(inode);
+
+                if (strnlen(name, max) == max) {
+                        /* no name: libfuse answers it */
+                } else if (vd >= 0 && !is_dot_or_dotdot(name)) {
+                        /* A folder's name opens its backing directory. */
+                        int node = view_child(v, vd, name);
+
+                        if (node < 0 && vd == VIEW_ROOT)
+                                node = view_hidden(v, name);
+                        if (node >= 0 &&
+                            v->nodes[node].kind == VIEW_NODE_FOLDER)
+                                folder = v->nodes[node].folder;
+                } else if (inode->folder_root && strcmp(name, "..") == 0) {
+                        folder = VIEW_SCRATCH; /* a view directory */
+                }
+        }
+        f = view_folder(v, folder);
+        if (f)
+                queue = VFS_QUEUE_HOSTS + 2 * f->host + (lock ? 1 : 0);
+        epoch_leave();
+        return queue;
+}
+
+void vfs_request_hold(void *arg, uint64_t nodeid)
+{
+        struct vfs_ctx *ctx = arg;
+
+        if (nodeid != FUSE_ROOT_ID && nodeid != 0)
+                inode_table_ref(ctx->inodes,
+                                (struct inode *)(uintptr_t)nodeid, 1);
+}
+
+void vfs_request_release(void *arg, uint64_t nodeid)
+{
+        forget_entry(arg, nodeid);
 }
 
 const struct fuse_lowlevel_ops vfs_ops = {

@@ -5,7 +5,8 @@
  * and the layout view_build() makes from a session's mounts (folders under
  * /home/work at their relative paths, intermediate scratch directories made
  * for real, targets outside /home/work recorded with a hidden node, bad layouts
- * refused).  The FUSE side is covered by tests/integration.
+ * refused), and the storage hosts' indices kept across versions.  The FUSE
+ * side is covered by tests/integration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -413,6 +414,66 @@ static void update_keeps_indices_and_detaches_what_went_or_moved(void **state)
         view_free(v3);
 }
 
+static struct cat_mount on_host(struct cat_mount m, const char *host)
+{
+        m.host = (char *)host;
+        return m;
+}
+
+/*
+ * Folders on one storage host share its index (the session loop's queue,
+ * loop.h); indices only grow across versions, a folder on a new host gets
+ * a new one.
+ */
+static void folders_on_one_host_share_its_index_in_every_version(void **state)
+{
+        struct fixture *f = *state;
+        struct cat_mount m1[3] = {
+                on_host(mount_id("id-a", "a", CAT_HOME "/a", CAT_PERM_WD,
+                                 f->backing), "nfs1"),
+                on_host(mount_id("id-b", "b", CAT_HOME "/b", CAT_PERM_WD,
+                                 f->backing), "local"),
+                on_host(mount_id("id-c", "c", CAT_HOME "/c", CAT_PERM_RW,
+                                 f->backing), "nfs1"),
+        };
+        /* a gone, d new on a new host, e new on nfs1 */
+        struct cat_mount m2[4] = {
+                on_host(mount_id("id-b", "b", CAT_HOME "/b", CAT_PERM_WD,
+                                 f->backing), "local"),
+                on_host(mount_id("id-c", "c", CAT_HOME "/c", CAT_PERM_RW,
+                                 f->backing), "nfs1"),
+                on_host(mount_id("id-d", "d", CAT_HOME "/d", CAT_PERM_RW,
+                                 f->backing), "nfs2"),
+                on_host(mount_id("id-e", "e", CAT_HOME "/e", CAT_PERM_RW,
+                                 f->backing), "nfs1"),
+        };
+        struct view *v1 = NULL, *v2 = NULL;
+
+        assert_int_equal(view_build(m1, 3, f->scratch_fd, false, (uid_t)-1,
+                                    (gid_t)-1, &v1, NULL), 0);
+        assert_int_equal(v1->n_hosts, 2);
+        assert_int_equal(v1->folders[0].host, v1->folders[2].host);
+        assert_int_not_equal(v1->folders[0].host, v1->folders[1].host);
+        assert_string_equal(v1->hosts[v1->folders[0].host], "nfs1");
+        assert_string_equal(v1->hosts[v1->folders[1].host], "local");
+
+        assert_int_equal(view_update(v1, m2, 4, f->scratch_fd, (uid_t)-1,
+                                     (gid_t)-1, &v2, NULL), 0);
+        assert_int_equal(v2->n_hosts, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(v2->folders[i].host, v1->folders[i].host);
+                assert_string_equal(v2->hosts[i < 2 ? i : 0],
+                                    v1->hosts[i < 2 ? i : 0]);
+        }
+        assert_string_equal(v2->folders[3].folder_id, "id-d");
+        assert_int_equal(v2->folders[3].host, 2);
+        assert_string_equal(v2->hosts[2], "nfs2");
+        assert_string_equal(v2->folders[4].folder_id, "id-e");
+        assert_int_equal(v2->folders[4].host, v1->folders[0].host);
+        view_free(v1);
+        view_free(v2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -452,6 +513,9 @@ int main(void)
                         setup, teardown),
                 cmocka_unit_test_setup_teardown(many_folders_are_all_found,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        folders_on_one_host_share_its_index_in_every_version,
+                        setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,3 +43,39 @@ struct vfs_ctx {
 };
 
 extern const struct fuse_lowlevel_ops vfs_ops;
+
+/* Unanswered background requests the kernel allows (vfs_init()). */
+#define VFS_MAX_BACKGROUND 1024
+
+/*
+ * The session loop's queues (loop.h): requests run inline by the reader,
+ * the scratch area (and the view directories in it), lock requests in
+ * scratch, and two queues per storage host h (view->hosts): its requests at
+ * VFS_QUEUE_HOSTS + 2h, its lock requests (GETLK, SETLK, SETLKW) at
+ * VFS_QUEUE_HOSTS + 2h + 1.
+ */
+enum {
+        VFS_QUEUE_INLINE = -1,
+        VFS_QUEUE_SCRATCH = 0,
+        VFS_QUEUE_LOCKS = 1,
+        VFS_QUEUE_HOSTS = 2,
+};
+
+/*
+ * The queue of the request in mem (size bytes, starting with its
+ * fuse_in_header): FORGET, BATCH_FORGET, INTERRUPT, INIT, DESTROY and
+ * NOTIFY_REPLY touch no storage and are run inline; a blocking lock wait
+ * (SETLKW) waits on other sessions, not on storage; anything else goes to
+ * the storage host of its node's folder, or of the folder a LOOKUP in a
+ * view directory names.  Loads the view inside an epoch, touches no
+ * storage, takes no lock.  arg is the struct vfs_ctx.
+ */
+int vfs_request_queue(void *arg, const void *mem, size_t size);
+
+/*
+ * Keep the record of nodeid (no-op for the root) while the request that
+ * the loop answered early (loop.h) still runs on it: the kernel may forget
+ * it as soon as it has the answer.  Released by vfs_request_release().
+ */
+void vfs_request_hold(void *arg, uint64_t nodeid);
+void vfs_request_release(void *arg, uint64_t nodeid);

@@ -365,11 +365,6 @@ static int add_folder_node(struct view *view, size_t *cap, int scratch_fd,
         return place_folder(view, cap, scratch_fd, folder, uid, gid, reterr);
 }
 
-/*
- * Fill folder f (zeroed) from mount m: names, permission, quota, and the
- * identity of its backing directory (stat'ed once, here).  Returns 0 or
- * -ENOMEM; what was copied is freed with the view.
- */
 bool view_close_reports(const char *path, int fd)
 {
         static const unsigned long local[] = {
@@ -389,10 +384,43 @@ bool view_close_reports(const char *path, int fd)
         return true;
 }
 
-static int folder_from_mount(struct view_folder *f, const struct cat_mount *m)
+/* The index of host name in view->hosts, appended when new; or -ENOMEM. */
+static int host_index(struct view *view, const char *name)
+{
+        char **hosts, *copy;
+
+        if (!name)
+                name = "";
+        for (size_t i = 0; i < view->n_hosts; i++)
+                if (strcmp(view->hosts[i], name) == 0)
+                        return (int)i;
+        copy = strdup(name);
+        hosts = copy ? realloc(view->hosts, (view->n_hosts + 1) *
+                                                    sizeof(*hosts))
+                     : NULL;
+        if (!hosts) {
+                free(copy);
+                return -ENOMEM;
+        }
+        view->hosts = hosts;
+        hosts[view->n_hosts] = copy;
+        return (int)view->n_hosts++;
+}
+
+/*
+ * Fill folder f (zeroed) from mount m: names, storage host (its index in
+ * view->hosts), permission, quota, and the identity of its backing
+ * directory (stat'ed once, here).  Returns 0 or -ENOMEM; what was copied is
+ * freed with the view.
+ */
+static int folder_from_mount(struct view *view, struct view_folder *f,
+                             const struct cat_mount *m)
 {
         struct stat bst;
 
+        f->host = host_index(view, m->host);
+        if (f->host < 0)
+                return f->host;
         f->node = -1;
         f->hidden_node = -1;
         memcpy(f->folder_id, m->folder_id, sizeof(f->folder_id));
@@ -449,7 +477,7 @@ int view_build(const struct cat_mount *mounts, size_t n, int scratch_fd,
                 struct view_folder *f = &view->folders[i];
 
                 view->n_folders = i + 1;
-                r = folder_from_mount(f, &mounts[i]);
+                r = folder_from_mount(view, f, &mounts[i]);
                 if (r < 0)
                         goto fail;
                 r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,
@@ -474,6 +502,9 @@ void view_free(struct view *view)
                 free(view->folders[i].backing_path);
         }
         free(view->folders);
+        for (size_t i = 0; i < view->n_hosts; i++)
+                free(view->hosts[i]);
+        free(view->hosts);
         for (size_t i = 0; i < view->n_nodes; i++)
                 free(view->nodes[i].name);
         free(view->nodes);
@@ -510,6 +541,17 @@ static int view_copy(const struct view *old, size_t extra_folders,
                 view->n_folders = i + 1;
                 if (!f->name || !f->target || !f->backing_path)
                         goto fail;
+        }
+        if (old->n_hosts) {
+                view->hosts = calloc(old->n_hosts, sizeof(*view->hosts));
+                if (!view->hosts)
+                        goto fail;
+        }
+        for (size_t i = 0; i < old->n_hosts; i++) {
+                view->hosts[i] = strdup(old->hosts[i]);
+                if (!view->hosts[i])
+                        goto fail;
+                view->n_hosts = i + 1;
         }
         for (size_t i = 0; i < old->n_nodes; i++) {
                 view->nodes[i] = old->nodes[i];
@@ -657,7 +699,7 @@ int view_update(const struct view *old, const struct cat_mount *mounts,
                 i = view->n_folders++;
                 f = &view->folders[i];
                 memset(f, 0, sizeof(*f));
-                r = folder_from_mount(f, &mounts[j]);
+                r = folder_from_mount(view, f, &mounts[j]);
                 if (r < 0)
                         goto out;
                 r = add_folder_node(view, &cap, scratch_fd, i, chown_uid,

@@ -47,6 +47,9 @@ struct view_folder {
         char *name;
         char *target;       /* absolute path in the session */
         char *backing_path; /* backing directory on the storage host */
+        int host;           /* its storage host: an index in view->hosts,
+                             * shared by every folder on that host and
+                             * stable across versions of the view */
         enum cat_perm perm;
         int64_t quota_bytes;
         int node;           /* its view node, or -1 when not under the mount */
@@ -94,6 +97,14 @@ struct view_node {
 struct view {
         struct view_folder *folders;
         size_t n_folders;
+        /*
+         * The storage hosts' names (cat_mount.host; "" when unknown), only
+         * appended to: a new version keeps the old one's and adds the hosts
+         * of its new folders, so an index means the same host in every
+         * version (the session loop keeps one queue per host: loop.h).
+         */
+        char **hosts;
+        size_t n_hosts;
         struct view_node *nodes;
         size_t n_nodes;
         bool rw_can_delete;

@@ -16,7 +16,10 @@
 #   - the kernel's cached listing follows a change on the storage host
 #     within the attribute cache's second;
 #   - a listing of a folder that is gone is still refused (EIO), and
-#     fsync of a directory works without a handle.
+#     fsync of a directory works without a handle;
+#   - ls -l of the session root, whose listing gives folder entries
+#     without attributes, shows each folder's backing directory's mode and
+#     mtime, in two sessions, also after they change on the storage host.
 
 . "$(dirname "$0")/lib.sh"
 itest_begin dirs "$@"
@@ -270,6 +273,43 @@ os.close(fd)
 print("ok")' "$MNT/af/tree" 2>&1)" "fsync of a directory"
 }
 
+# ls -l LISTDIR: "MODE MTIME" of af in an ls -l of the session root.
+af_in_root_listing() {
+        asuser $U ls -ln --time-style=+%s "$1" | awk '$NF == "af" { print $1, $6 }'
+}
+
+# A listing of the session root gives folder entries without attributes
+# (they are on each folder's storage host): ls -l then looks every folder
+# up, and shows its backing directory's attributes, in two sessions, also
+# after they changed on the storage host.
+ls_l_of_the_root_shows_each_folders_attributes_in_two_sessions() {
+        local m2=$T/mnt2 pid2 got1 got2
+        mkdir -p "$m2"
+        chmod 0750 "$B"
+        touch -d @1600000000 "$B"
+        daemon_start "$m2" alice 2>"$T/start2.err" || {
+                ITEST_WHY="cannot start a second daemon: $(cat "$T/start2.err")"
+                return 1
+        }
+        pid2=$DAEMON_PID
+        sleep 1.1 # what either kernel knows of af expires
+        got1=$(af_in_root_listing "$MNT")
+        got2=$(af_in_root_listing "$m2")
+        if [ "$got1 / $got2" != "drwxr-x--- 1600000000 / drwxr-x--- 1600000000" ]; then
+                ITEST_WHY="ls -l of the roots: expected 'drwxr-x--- 1600000000' in both, got '$got1' and '$got2'"
+        else
+                chmod 0755 "$B"
+                touch -d @1700000000 "$B"
+                sleep 1.1
+                got1=$(af_in_root_listing "$MNT")
+                got2=$(af_in_root_listing "$m2")
+                [ "$got1 / $got2" = "drwxr-xr-x 1700000000 / drwxr-xr-x 1700000000" ] ||
+                        ITEST_WHY="after the change on the storage host: expected 'drwxr-xr-x 1700000000' in both, got '$got1' and '$got2'"
+        fi
+        daemon_stop "$m2" "$pid2"
+        [ -z "$ITEST_WHY" ]
+}
+
 # A listing made from inside a folder that is force-trashed meanwhile is
 # refused with EIO, as when OPENDIR checked it.
 a_listing_in_a_gone_folder_is_refused_with_eio() {
@@ -306,6 +346,7 @@ run_test finished_listings_leave_no_directory_stream_behind
 run_test unfinished_listings_stay_within_the_descriptor_limit
 run_test a_name_created_on_the_storage_host_is_listed_after_a_second
 run_test fsync_of_a_directory_works
+run_test ls_l_of_the_root_shows_each_folders_attributes_in_two_sessions
 run_test a_listing_in_a_gone_folder_is_refused_with_eio
 daemon_stop "$MNT" "$PID"
 itest_end

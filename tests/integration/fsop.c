@@ -13,6 +13,10 @@
  * One helper extra: "swaploop A B MS" exchanges two names with
  * renameat2(RENAME_EXCHANGE) for MS milliseconds or until SIGUSR1 (the
  * containment test's concurrent symlink swap) and prints the number of swaps.
+ * For the session loop's test (loop.sh): "timed OP PATH" prints how long the
+ * calls of OP took, in microseconds, "sigstat PATH" is a stat made with a
+ * SIGUSR1 handler installed, and "catgo PATH GOFILE" a cat that opens PATH at
+ * once and reads it (ahead first) once GOFILE exists.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +42,11 @@ static int usage(void)
               "  symlink TARGET PATH    link|linkf OLD NEW    rename OLD NEW\n"
               "  rename2 OLD NEW noreplace|exchange    mknod PATH c|b|p MAJOR MINOR\n"
               "  swaploop A B MILLISECONDS [PAUSE_MICROSECONDS]\n"
+              "  timed read|stat|readdir|readdirstat PATH, timed writeread PATH DATA\n"
+              "        (print the calls' elapsed microseconds instead of \"ok\")\n"
+              "  sigstat PATH (stat with a SIGUSR1 handler installed, no SA_RESTART)\n"
+              "  catgo PATH GOFILE (open PATH, wait for GOFILE, read PATH ahead\n"
+              "        with posix_fadvise, copy it to stdout)\n"
               "  batch [MS] (reads \"OP<TAB>ARG...\" lines from stdin, for at most MS ms)\n",
               stderr);
         return 2;
@@ -164,6 +173,128 @@ static int swaploop(const char *a, const char *b, unsigned long ms,
         }
         printf("%lu\n", n);
         return 0;
+}
+
+static long long now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* readdir of path with an fstatat() of every entry (what ls -l does). */
+static int do_readdirstat(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *de;
+        struct stat st;
+        if (!d)
+                return -1;
+        errno = 0;
+        while ((de = readdir(d))) {
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        int saved = errno;
+                        closedir(d);
+                        errno = saved;
+                        return -1;
+                }
+        }
+        int saved = errno;
+        closedir(d);
+        errno = saved;
+        return saved ? -1 : 0;
+}
+
+/* data written to path (created or truncated), then read back whole. */
+static int do_writeread(const char *path, const char *data)
+{
+        size_t len = strlen(data);
+        char buf[4096];
+        int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        if (fd < 0)
+                return -1;
+        ssize_t n = write(fd, data, len);
+        int saved = errno;
+        if (close(fd) < 0 && n >= 0)
+                return -1;
+        errno = saved;
+        if (n < 0)
+                return -1;
+        fd = open(path, O_RDONLY);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf));
+        saved = errno;
+        close(fd);
+        errno = saved;
+        if (n < 0)
+                return -1;
+        if ((size_t)n != len || memcmp(buf, data, len) != 0) {
+                errno = EIO;
+                return -1;
+        }
+        return 0;
+}
+
+/*
+ * timed OP PATH [DATA]: the calls of OP, timed with CLOCK_MONOTONIC around
+ * them only (not the process start); prints the microseconds or the errno.
+ */
+static int timed(int argc, char **argv)
+{
+        const char *op = argv[0], *p = argv[1];
+        struct stat st;
+        long long t0;
+        int r;
+
+        t0 = now_us();
+        if (!strcmp(op, "read") && argc == 2)
+                r = do_read(p);
+        else if (!strcmp(op, "stat") && argc == 2)
+                r = stat(p, &st);
+        else if (!strcmp(op, "readdir") && argc == 2)
+                r = do_readdir(p);
+        else if (!strcmp(op, "readdirstat") && argc == 2)
+                r = do_readdirstat(p);
+        else if (!strcmp(op, "writeread") && argc == 3)
+                r = do_writeread(p, argv[2]);
+        else
+                return usage();
+        if (r < 0)
+                return report(r);
+        printf("%lld\n", now_us() - t0);
+        return 0;
+}
+
+/*
+ * catgo PATH GOFILE: open PATH now; once GOFILE exists ask the kernel to
+ * read all of it ahead (POSIX_FADV_WILLNEED: background requests, as a
+ * sequential reader has in flight), then copy it to stdout.
+ */
+static int catgo(const char *path, const char *go)
+{
+        char buf[65536];
+        ssize_t n;
+        int fd = open(path, O_RDONLY);
+
+        if (fd < 0)
+                return report(-1);
+        while (access(go, F_OK) < 0)
+                usleep(10000);
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+                        return 1;
+        }
+        if (n < 0)
+                return report(-1);
+        close(fd);
+        return 0;
+}
+
+static void on_usr1(int sig)
+{
+        (void)sig;
 }
 
 /* run OP PATH ARGS...: argv[0] is the operation. */
@@ -303,6 +434,19 @@ static int run(int argc, char **argv)
                         return usage();
                 return report(mknod(p, type | 0644,
                                     makedev((unsigned)u1, (unsigned)u2)));
+        } else if (!strcmp(op, "timed")) {
+                return timed(argc - 1, argv + 1);
+        } else if (!strcmp(op, "catgo")) {
+                NEED(1);
+                return catgo(p, argv[2]);
+        } else if (!strcmp(op, "sigstat")) {
+                /* A caught signal must not make the call fail (loop.h). */
+                struct sigaction sa = { .sa_handler = on_usr1 };
+                struct stat st;
+                NEED(0);
+                sigemptyset(&sa.sa_mask);
+                sigaction(SIGUSR1, &sa, NULL);
+                return report(stat(p, &st));
         } else if (!strcmp(op, "swaploop")) {
                 if (nargs != 2 && nargs != 3)
                         return usage();
