@@ -146,6 +146,21 @@ static struct file_locks *file_locks_of(struct locks *locks,
         return now;
 }
 
+/*
+ * inode's lock state when it has any lock context, else NULL: one atomic
+ * load for a file that never had a lock (FLUSH and RELEASE ask at every
+ * close).
+ */
+static struct file_locks *busy_locks(const struct inode *inode)
+{
+        struct file_locks *fl = __atomic_load_n(&inode->locks,
+                                                __ATOMIC_ACQUIRE);
+
+        if (!fl || !__atomic_load_n(&fl->n, __ATOMIC_ACQUIRE))
+                return NULL;
+        return fl;
+}
+
 /* The context of owner in fl with a reference added, or NULL. */
 static struct lock_ctx *ctx_find_locked(struct file_locks *fl, uint64_t owner,
                                         int via)
@@ -162,11 +177,10 @@ static struct lock_ctx *ctx_find_locked(struct file_locks *fl, uint64_t owner,
 
 static struct lock_ctx *ctx_find(struct inode *inode, uint64_t owner, int via)
 {
-        struct file_locks *fl = __atomic_load_n(&inode->locks,
-                                                __ATOMIC_ACQUIRE);
+        struct file_locks *fl = busy_locks(inode);
         struct lock_ctx *c;
 
-        if (!fl || !__atomic_load_n(&fl->n, __ATOMIC_ACQUIRE))
+        if (!fl)
                 return NULL;
         pthread_mutex_lock(&fl->lock);
         c = ctx_find_locked(fl, owner, via);
@@ -276,11 +290,10 @@ static bool ctx_drop_locked(struct file_locks *fl, struct lock_ctx **pp,
 
 void locks_flush(struct inode *inode, uint64_t owner)
 {
-        struct file_locks *fl = __atomic_load_n(&inode->locks,
-                                                __ATOMIC_ACQUIRE);
+        struct file_locks *fl = busy_locks(inode);
         struct lock_ctx **pp, *gone = NULL;
 
-        if (!fl || !__atomic_load_n(&fl->n, __ATOMIC_ACQUIRE))
+        if (!fl)
                 return;
         pthread_mutex_lock(&fl->lock);
         for (pp = &fl->ctxs; *pp; pp = &(*pp)->next) {
@@ -300,11 +313,10 @@ void locks_flush(struct inode *inode, uint64_t owner)
 
 void locks_release(struct inode *inode, int fh)
 {
-        struct file_locks *fl = __atomic_load_n(&inode->locks,
-                                                __ATOMIC_ACQUIRE);
+        struct file_locks *fl = busy_locks(inode);
         struct lock_ctx **pp, *gone = NULL;
 
-        if (!fl || !__atomic_load_n(&fl->n, __ATOMIC_ACQUIRE))
+        if (!fl)
                 return;
         pthread_mutex_lock(&fl->lock);
         pp = &fl->ctxs;

@@ -151,7 +151,7 @@ slot() {
                 if file_ops "$j" "$r"; then
                         echo x >>"$W/fileops-ok.$j"
                 else
-                        echo "round $r: file operations failed" >>"$W/dfail.$j"
+                        echo "round $r: file operations failed: $(tail -n 2 "$W/fileops.$j" | tr '\n' ' ')" >>"$W/dfail.$j"
                 fi
                 if [ $((r % 2)) = 0 ]; then
                         kill -KILL "$pid"
